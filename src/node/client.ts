@@ -1,0 +1,119 @@
+/**
+ * A client node (what a bridge, a consumer or a hidden provider runs): a client host
+ * with a fresh identity, a small set of entry relays, and a directory filled only
+ * through those entry relays.
+ *
+ *   const client = await startClientNode({ bootstrap: ['/ip4/127.1.0.1/tcp/4001/p2p/12D3…'] })
+ *   await client.ready                  // directory holds ≥ minDirectory confirmed relays
+ *   client.directory.confirmed(2)       // descriptors served by ≥ 2 entry relays
+ *   await client.stop()
+ *
+ * Until the onion layer's circuit manager picks guards, the entry relays are a small
+ * set chosen at random from the bootstrap list, and they are the only peers this node
+ * ever dials. It announces nothing, runs no DHT and no identify, and the relays it
+ * talks to learn only a throwaway peer id.
+ * Must never: dial a relay that is not an entry relay; reuse a peer id across starts.
+ */
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { PeerId } from '@libp2p/interface'
+import {
+  createClientHost, ephemeralIdentity, Directory, fetchDirectory, peerIdOfAddr, shuffled, secureRng, systemClock, silentLog,
+  InvalidDescriptorError, OverlayConfigError, OverlayNetworkError, DIR_PROTOCOL,
+  type Clock, type Log, type Rng, type ClientHost
+} from '../overlay/index.ts'
+
+export interface ClientNodeOptions {
+  bootstrap: string[]
+  /** How many entry relays to use (Tor: 3 primary guards). */
+  entryCount?: number
+  /** Build nothing before the directory holds at least this many confirmed relays. */
+  minDirectory?: number
+  /** A descriptor counts as confirmed when this many entry relays served it. */
+  confirmations?: number
+  subnetRules?: boolean
+  /** Give up on the directory after this long. */
+  timeoutMs?: number
+  clock?: Clock
+  rng?: Rng
+  log?: Log
+}
+
+export interface ClientNode {
+  readonly peerId: PeerId
+  readonly host: ClientHost
+  readonly directory: Directory
+  readonly entries: ReadonlyArray<{ peerId: PeerId, addr: Multiaddr }>
+  /** Resolves when the directory is usable; rejects with OverlayNetworkError on timeout. */
+  readonly ready: Promise<void>
+  refresh(): Promise<void>
+  stop(): Promise<void>
+}
+
+export async function startClientNode (opts: ClientNodeOptions): Promise<ClientNode> {
+  const clock = opts.clock ?? systemClock
+  const rng = opts.rng ?? secureRng
+  const log = opts.log ?? silentLog
+  const confirmations = opts.confirmations ?? 2
+  const entryCount = Math.max(opts.entryCount ?? 3, confirmations)
+  const minDirectory = opts.minDirectory ?? 3
+  const boots: Array<{ peerId: PeerId, addr: Multiaddr }> = []
+  for (const b of opts.bootstrap) {
+    const addr = multiaddr(b)
+    const id = peerIdOfAddr(addr)
+    if (id === undefined) throw new OverlayConfigError(`bootstrap address ${b} has no /p2p/<peer id>`)
+    if (boots.some(x => x.peerId.toString() === id)) continue
+    boots.push({ peerId: peerIdFromString(id), addr })
+  }
+  if (boots.length === 0) throw new OverlayNetworkError('no bootstrap peers')
+  const entries = shuffled(boots, rng).slice(0, entryCount)
+  const host = await createClientHost({ privateKey: await ephemeralIdentity() })
+  await host.start()
+  const directory = new Directory({ clock, subnetRules: opts.subnetRules })
+  const entryIds = new Set(entries.map(e => e.peerId.toString()))
+
+  const dial = async (peer: PeerId, signal: AbortSignal) => {
+    const entry = entries.find(e => e.peerId.equals(peer))
+    // the only peers this host ever dials are its entry relays
+    if (entry === undefined || !entryIds.has(peer.toString())) throw new OverlayConfigError('refusing to dial a non-entry relay')
+    return host.dialProtocol(entry.addr, DIR_PROTOCOL, { signal })
+  }
+
+  const refresh = async (): Promise<void> => {
+    await Promise.all(entries.map(async e => {
+      try {
+        await fetchDirectory(dial, e.peerId, async (bytes) => {
+          try { await directory.add(bytes, e.peerId.toString()) } catch (err) {
+            if (!(err instanceof InvalidDescriptorError)) throw err
+          }
+        }, AbortSignal.timeout(20_000))
+      } catch (err) {
+        log.warn('entry relay did not serve its directory', { peer: e.peerId.toString().slice(-8), error: err instanceof Error ? err.message : String(err) })
+      }
+    }))
+  }
+
+  const timeoutMs = opts.timeoutMs ?? 60_000
+  const ready = (async () => {
+    const deadline = Date.now() + timeoutMs
+    for (let delay = 200; ; delay = Math.min(delay * 2, 5_000)) {
+      await refresh()
+      if (directory.confirmed(confirmations).length >= minDirectory) return
+      if (Date.now() + delay > deadline) {
+        throw new OverlayNetworkError(`directory incomplete: ${directory.confirmed(confirmations).length} of ${minDirectory} relays confirmed by ${confirmations} entry relays`)
+      }
+      await new Promise(resolve => setTimeout(resolve, delay))
+    }
+  })()
+  ready.catch(() => {})
+
+  return {
+    peerId: host.peerId,
+    host,
+    directory,
+    entries,
+    ready,
+    refresh,
+    stop: async () => { await host.stop() }
+  }
+}
