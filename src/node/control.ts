@@ -2,7 +2,8 @@
  * The local control endpoint of a running node (as Tor's ControlPort): HTTP over a Unix
  * socket in the node's data dir, created 0600 inside a 0700 directory, so only the
  * node's own user can ask it anything. It answers `GET /status` with the node's status
- * JSON and `POST /stop` to ask the node to stop. It never returns key material.
+ * JSON, `POST /rotate-onion` to start a new onion key now, and `POST /stop` to ask the
+ * node to stop. It never returns key material.
  */
 import { createServer, request, type Server } from 'node:http'
 import { unlink, chmod } from 'node:fs/promises'
@@ -11,6 +12,7 @@ import { isErrno } from '../overlay/index.ts'
 export interface ControlHandlers {
   status: () => unknown
   stop?: () => void
+  rotateOnion?: () => Promise<void>
 }
 
 export interface ControlServer {
@@ -30,6 +32,10 @@ export async function startControlServer (path: string, handlers: ControlHandler
     }
     try {
       if (req.method === 'GET' && req.url === '/status') return send(200, handlers.status())
+      if (req.method === 'POST' && req.url === '/rotate-onion' && handlers.rotateOnion !== undefined) {
+        handlers.rotateOnion().then(() => { send(200, { rotated: true }) }, (err: unknown) => { send(500, { error: err instanceof Error ? err.message : 'rotation failed' }) })
+        return
+      }
       if (req.method === 'POST' && req.url === '/stop' && handlers.stop !== undefined) {
         send(200, { stopping: true })
         handlers.stop()

@@ -50,6 +50,8 @@ export interface RelayNodeOptions {
   control?: boolean
   clock?: Clock
   log?: Log
+  /** Called once the host listens, before anything is logged (the CLI names the network then). */
+  onListening?: () => void
   /** Called when a control request asks the node to stop. */
   onStopRequested?: () => void
 }
@@ -284,7 +286,13 @@ export async function startRelayNode (opts: RelayNodeOptions): Promise<RelayNode
     timers.add(t)
   }
 
-  await host.start()
+  try {
+    await host.start()
+  } catch (err) {
+    await datastore.close().catch(() => {})
+    throw err
+  }
+  opts.onListening?.()
   await links.start()
   await host.handle(DIR_PROTOCOL, (stream) => {
     counters.dirServed++
@@ -356,7 +364,12 @@ export async function startRelayNode (opts: RelayNodeOptions): Promise<RelayNode
   if (opts.control !== false) {
     control = await startControlServer(join(opts.dataDir, CONTROL_SOCKET), {
       status: () => node.status(),
-      stop: opts.onStopRequested
+      stop: opts.onStopRequested,
+      rotateOnion: async () => {
+        await onionKeys.rotateNow()
+        log.info('onion key rotated on request', {})
+        await publish()
+      }
     })
   }
   return node

@@ -47,6 +47,8 @@ export interface TestnetOptions {
   home: string
   nodes: number
   singleAddress?: boolean
+  /** First TCP port (relay i gets basePort + i); 0 lets the OS choose. */
+  basePort?: number
   logLevel?: string
   /** Progress lines for a human (stderr). */
   onProgress?: (line: string, final: boolean) => void
@@ -93,9 +95,10 @@ export async function startTestnet (opts: TestnetOptions): Promise<Testnet> {
 
   const dirOf = (i: number): string => join(root, `relay-${i}`)
 
-  const spawnRelay = (i: number): ChildProcess => {
+  const spawnRelay = async (i: number): Promise<ChildProcess> => {
     const dir = dirOf(i)
-    const args = [VEIL_BIN, 'relay', '--data-dir', dir, '--listen', `/ip4/${relayAddress(i, single)}/tcp/0`, '--testnet',
+    await ensureDir(dir)
+    const args = [VEIL_BIN, 'relay', '--data-dir', dir, '--listen', `/ip4/${relayAddress(i, single)}/tcp/${(opts.basePort ?? 0) > 0 ? (opts.basePort ?? 0) + i : 0}`, '--testnet',
       '--log-file', join(dir, 'relay.log'), '--log-level', opts.logLevel ?? 'info']
     if (single) args.push('--single-address')
     for (const b of bootstrap) args.push('--bootstrap', b)
@@ -141,9 +144,9 @@ export async function startTestnet (opts: TestnetOptions): Promise<Testnet> {
   try {
     progress(`testnet: starting ${n} relay${n === 1 ? '' : 's'} on ${single ? '127.0.0.1 (single address: /16 rules off)' : '127.<i+1>.0.1'}`, false)
     // Relay 0 first: every other relay bootstraps through it (plus whatever the DHT finds).
-    const first = await waitControl(0, spawnRelay(0), deadline)
+    const first = await waitControl(0, await spawnRelay(0), deadline)
     bootstrap = [first.addrs[0]]
-    await Promise.all(Array.from({ length: n - 1 }, (_, k) => k + 1).map(async i => waitControl(i, spawnRelay(i), deadline)))
+    await Promise.all(Array.from({ length: n - 1 }, (_, k) => k + 1).map(async i => waitControl(i, await spawnRelay(i), deadline)))
     // Ready when every directory holds every relay.
     let lastLine = ''
     for (;;) {
@@ -194,7 +197,7 @@ export async function startTestnet (opts: TestnetOptions): Promise<Testnet> {
     },
     restart: async (i) => {
       if (children[i] !== undefined) throw new TestnetError(`relay ${i} is running`)
-      const r = await waitControl(i, spawnRelay(i), Date.now() + 30_000)
+      const r = await waitControl(i, await spawnRelay(i), Date.now() + 30_000)
       info.relays[i] = r
       await writeFileAtomic(join(opts.home, TESTNET_FILE), JSON.stringify(info, null, 2) + '\n', 0o600)
       return r

@@ -120,6 +120,12 @@ export class OnionKeyStore {
   }
 
   async load (): Promise<void> {
+    await this.loadReadOnly()
+    await this.rotateIfDue()
+  }
+
+  /** Read the keys on disk without creating, rotating or deleting any (for `keys show`). */
+  async loadReadOnly (): Promise<void> {
     await ensureDir(this.#dir)
     const names = (await readdir(this.#dir)).filter(n => /^\d+\.key$/.test(n))
     const keys: OnionKeyPair[] = []
@@ -132,8 +138,10 @@ export class OnionKeyStore {
       keys.push({ publicKey: x25519PublicOf(secret), secretKey: new Secret(secret), validFrom: created, validUntil: created + this.rotationMs + this.overlapMs })
     }
     this.#keys = keys.sort((a, b) => a.validFrom - b.validFrom)
-    await this.rotateIfDue()
   }
+
+  /** Every key loaded, valid or not, oldest first. */
+  all (): OnionKeyPair[] { return this.#keys.slice() }
 
   /** Returns true when a new key was made or an old one retired (republish the descriptor). */
   async rotateIfDue (): Promise<boolean> {
@@ -157,6 +165,19 @@ export class OnionKeyStore {
       changed = true
     }
     return changed
+  }
+
+  /** Add a new key now, whatever the age of the newest (an operator's `keys rotate-onion`). */
+  async rotateNow (): Promise<void> {
+    await this.rotateIfDue()
+    const newest = this.#keys.at(-1)
+    if (newest !== undefined && newest.validFrom === this.#clock.now()) return
+    let created = this.#clock.now()
+    while (this.#keys.some(k => k.validFrom === created)) created++
+    const { publicKey, secretKey } = generateX25519()
+    observeSecret('onion', secretKey)
+    await writeFileAtomic(join(this.#dir, `${created}.key`), secretKey, 0o600)
+    this.#keys.push({ publicKey, secretKey: new Secret(secretKey), validFrom: created, validUntil: created + this.rotationMs + this.overlapMs })
   }
 
   /** Keys valid now, oldest first; the last is the current one clients should use. */
@@ -183,4 +204,9 @@ export class OnionKeyStore {
     if (newest !== undefined) times.push(newest.validFrom + this.rotationMs)
     return times.length === 0 ? this.#clock.now() : Math.min(...times)
   }
+}
+
+/** Start a new onion key now (operator request); the previous keys keep their windows. */
+export async function rotateOnionKeyNow (store: OnionKeyStore): Promise<void> {
+  await store.rotateNow()
 }

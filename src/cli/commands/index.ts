@@ -1,0 +1,21 @@
+/**
+ * The command registry, in the order `veil --help` lists it.
+ */
+import type { Command } from '../command.ts'
+import { comingCommands } from './coming.ts'
+import { configCommand } from './config.ts'
+import { keysCommand } from './keys.ts'
+import { relayCommand } from './relay.ts'
+import { statusCommand } from './status.ts'
+import { testnetCommand } from './testnet.ts'
+import { versionCommand } from './version.ts'
+
+export const COMMANDS: readonly Command[] = [
+  relayCommand,
+  testnetCommand,
+  statusCommand,
+  configCommand,
+  keysCommand,
+  versionCommand,
+  ...comingCommands
+]

@@ -1,0 +1,55 @@
+/**
+ * `veil relay`: run a relay until SIGINT/SIGTERM (or, as a testnet child, until the
+ * testnet process goes away), then stop cleanly.
+ */
+import type { CommandContext } from '../command.ts'
+import type { ResolvedOptions } from '../config.ts'
+import { startRelayNode, type RelayNode } from '../../node/relay.ts'
+import { resolveBootstrap } from '../../node/bootstrap.ts'
+import { nodeErrorToCli, waitForStop } from './node-glue.ts'
+
+export async function runRelay (opts: ResolvedOptions, ctx: CommandContext): Promise<number> {
+  const testnet = opts.boolean('testnet')
+  const explicit = opts.strings('bootstrap')
+  let bootstrap: string[] = [...explicit]
+  let network: string
+  let warning: string | undefined
+  if (testnet) {
+    network = `network: local testnet relay${explicit.length > 0 ? ` (bootstrap ${explicit.length} peer${explicit.length === 1 ? '' : 's'})` : ' (first relay)'}`
+  } else {
+    const choice = await resolveBootstrap(ctx.dataDir, explicit, opts.source('bootstrap') === 'default' ? 'flag' : opts.source('bootstrap'))
+    warning = choice.warning
+    bootstrap = choice.peers
+    network = choice.peers.length > 0 ? choice.network : 'network: new (no bootstrap peers: this relay starts a network of its own)'
+  }
+  // The network line is printed once the relay listens: a bad --listen stays one line.
+  const announce = (): void => {
+    ctx.stderr(`veil: ${network}\n`)
+    if (warning !== undefined) ctx.stderr(`veil: ${warning}\n`)
+  }
+  const rotationHours = opts.number('onion-key-rotation-hours') ?? 24
+  let node: RelayNode | undefined
+  const stopRequested = new AbortController()
+  try {
+    node = await startRelayNode({
+      dataDir: ctx.dataDir,
+      listen: [...opts.strings('listen')],
+      announce: [...opts.strings('announce')],
+      bootstrap,
+      bandwidth: opts.number('bandwidth'),
+      family: [...opts.strings('family')],
+      testnet,
+      singleAddress: opts.boolean('single-address'),
+      onionKeyRotationMs: rotationHours * 3_600_000,
+      control: opts.boolean('control'),
+      log: ctx.log,
+      onListening: announce,
+      onStopRequested: () => { stopRequested.abort() }
+    })
+  } catch (err) {
+    throw nodeErrorToCli(err)
+  }
+  await waitForStop([ctx.signal, stopRequested.signal])
+  await node.stop()
+  return 0
+}

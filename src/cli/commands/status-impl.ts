@@ -1,0 +1,86 @@
+/**
+ * `veil status`: ask a running node through its control endpoint.
+ *  - `--node I`: relay I of the running testnet;
+ *  - otherwise the node running on this data dir, if any;
+ *  - otherwise a summary of the running testnet.
+ */
+import { join } from 'node:path'
+import { existsSync } from 'node:fs'
+import type { CommandContext } from '../command.ts'
+import type { ResolvedOptions } from '../config.ts'
+import { controlRequest } from '../../node/control.ts'
+import { CONTROL_SOCKET } from '../../node/relay.ts'
+import { readTestnetFile, parseStatus } from '../../node/testnet.ts'
+import { NetworkError, NotFoundError } from '../errors.ts'
+import type { RelayStatus } from '../../node/relay.ts'
+
+export async function runStatus (opts: ResolvedOptions, ctx: CommandContext): Promise<number> {
+  const json = opts.boolean('json')
+  const index = opts.number('node')
+  const { info, stale } = await readTestnetFile(ctx.dataDir)
+  if (stale) ctx.stderr(`veil: ignoring stale ${join(ctx.dataDir, 'testnet.json')} (its testnet is not running)\n`)
+  if (index !== undefined) {
+    if (info === undefined) throw new NotFoundError(`no testnet is running from ${ctx.dataDir}: start 'veil testnet' first`)
+    const relay = info.relays[index]
+    if (relay === undefined) throw new NotFoundError(`the testnet has relays 0 to ${info.relays.length - 1}; there is no relay ${index}`)
+    ctx.stderr(`veil: network: local testnet (${info.relays.length} relays)\n`)
+    const st = await ask(relay.control)
+    ctx.stdout(json ? JSON.stringify(st, null, 2) + '\n' : formatRelay(st, index))
+    return 0
+  }
+  const own = join(ctx.dataDir, CONTROL_SOCKET)
+  if (existsSync(own)) {
+    const st = await ask(own)
+    ctx.stderr(`veil: network: ${st.testnet ? 'local testnet' : 'the node running on ' + ctx.dataDir}\n`)
+    ctx.stdout(json ? JSON.stringify(st, null, 2) + '\n' : formatRelay(st))
+    return 0
+  }
+  if (info !== undefined) {
+    ctx.stderr(`veil: network: local testnet (${info.relays.length} relays, pid ${info.pid})\n`)
+    const all = await Promise.all(info.relays.map(async r => { try { return await ask(r.control) } catch { return undefined } }))
+    if (json) {
+      ctx.stdout(JSON.stringify({ network: 'testnet', pid: info.pid, singleAddress: info.singleAddress, relays: all.map((s, i) => s ?? { index: i, error: 'not answering' }) }, null, 2) + '\n')
+    } else {
+      const lines = [`testnet: ${info.relays.length} relays${info.singleAddress ? ' on 127.0.0.1 (single address: /16 path rules OFF)' : ' on 127.<i+1>.0.1 (/16 path rules on)'}`]
+      all.forEach((s, i) => {
+        lines.push(s === undefined
+          ? `  relay ${i}  not answering`
+          : `  relay ${i}  ${s.peerId}  ${s.addrs[0] ?? '-'}  peers ${s.connectedPeers.length}  directory ${s.directorySize}`)
+      })
+      ctx.stdout(lines.join('\n') + '\n')
+    }
+    return 0
+  }
+  throw new NetworkError(`no running node: nothing answers on ${own} and no testnet is running from ${ctx.dataDir}`)
+}
+
+async function ask (control: string): Promise<RelayStatus> {
+  try {
+    return parseStatus(await controlRequest(control, 'GET', '/status'))
+  } catch (err) {
+    throw new NetworkError(`the node's control endpoint ${control} did not answer (${err instanceof Error ? err.message : String(err)})`)
+  }
+}
+
+function formatRelay (s: RelayStatus, index?: number): string {
+  const keyAges = s.onionKeys.map(k => `${fmtAge(k.ageS)} old, valid ${fmtAge(k.validForS)} more`).join('; ')
+  const c = s.counters
+  return [
+    `${index !== undefined ? `relay ${index}` : 'relay'}  ${s.peerId}`,
+    `  addresses      ${s.addrs.join(' ') || '-'}`,
+    `  mode           ${s.testnet ? 'testnet' : 'network'}${s.subnetRules ? '' : ' (single address: /16 path rules OFF)'}`,
+    `  uptime         ${fmtAge(s.uptimeS)}`,
+    `  peers          ${s.connectedPeers.length} connected, ${Object.keys(s.peersSeen).length} seen since start`,
+    `  directory      ${s.directorySize} relays`,
+    `  onion keys     ${keyAges}`,
+    `  links          ${s.links}`,
+    `  counters       descriptors published ${c.descriptorsPublished}, DHT put errors ${c.dhtPutErrors}, directory fetches ${c.dirFetches} (${c.dirFetchErrors} failed), served ${c.dirServed}, rejected ${c.descriptorsRejected}, capped ${c.directoryCapped}, DHT lookups ${c.dhtLookups}`,
+    ''
+  ].join('\n')
+}
+
+function fmtAge (s: number): string {
+  if (s < 120) return `${s}s`
+  if (s < 7200) return `${Math.round(s / 60)}m`
+  return `${(s / 3600).toFixed(1)}h`
+}

@@ -1,0 +1,14 @@
+import type { Command } from '../command.ts'
+import { runStatus } from './status-impl.ts'
+import { JSON_FLAG } from './shared.ts'
+
+export const statusCommand: Command = {
+  name: 'status',
+  summary: 'ask a running node for its id, addresses, peers, directory and counters',
+  dataDir: 'read',
+  flags: [
+    { name: 'node', type: 'number', integer: true, min: 0, metavar: 'I', description: 'which relay of the running testnet to ask (from 0)' },
+    JSON_FLAG
+  ],
+  run: ctx => runStatus(ctx.options, ctx)
+}
