@@ -1,0 +1,125 @@
+/**
+ * Every size in the onion layer, derived from a handful of parameters.
+ *
+ * Nothing here is tunable at run time: each value is part of the wire format
+ * (docs/protocol.md). A second implementation must use exactly these numbers,
+ * and `test/onion/constants.test.ts` checks every derivation, including that
+ * both handshake messages fit in one cell. No other module may write a literal
+ * size such as `slice(0, 1280)`; it imports the name from here.
+ *
+ * Defends against: silent drift between encoder and decoder, and between the
+ * handshake and the cell layout (a message that no longer fits a cell).
+ */
+
+// ---------------------------------------------------------------------------
+// Parameters (the only free choices)
+// ---------------------------------------------------------------------------
+
+/** Every cell on a link has this size, whatever it carries: sizes leak nothing. 2048 so a hybrid handshake fits in one cell. */
+export const CELL_SIZE = 2048
+/** Most hops a circuit may have (Tor has no hard cap; Veil caps path length to bound amplification). */
+export const MAX_HOPS = 8
+/** Clients send their first MAX_EARLY relay cells as EARLY whatever the path length; relays refuse an EXTEND outside an EARLY cell. */
+export const MAX_EARLY = 8
+/** Default circuit length, as in Tor. */
+export const DEFAULT_HOPS = 3
+
+// ---------------------------------------------------------------------------
+// Link cell: CIRC_ID | COMMAND | BODY
+// ---------------------------------------------------------------------------
+
+/** Link-local circuit id, big-endian; 0 is reserved for link-level cells (PADDING). 4 bytes as in Tor's link protocol v4+. */
+export const CIRC_ID_LEN = 4
+/** One byte command; RELAY and RELAY_EARLY are distinct commands, which is the EARLY/normal mark. */
+export const COMMAND_LEN = 1
+/** Link cell header. */
+export const CELL_HEADER_LEN = CIRC_ID_LEN + COMMAND_LEN
+/** Cell body: what CGO protects for RELAY cells (arti's CELL_DATA_LEN, 509 in Tor). */
+export const CELL_BODY_LEN = CELL_SIZE - CELL_HEADER_LEN
+/** Largest circuit id (unsigned 32-bit). */
+export const MAX_CIRC_ID = 0xffff_ffff
+
+// ---------------------------------------------------------------------------
+// Counter Galois Onion (proposal 359)
+// ---------------------------------------------------------------------------
+
+/** AES and POLYVAL block size. */
+export const BLOCK_LEN = 16
+/** CGO tag at the start of each relay cell body (arti CGO_TAG_LEN). */
+export const CGO_TAG_LEN = BLOCK_LEN
+/** Rest of the body after the tag: the relay cell proper. */
+export const CGO_PAYLOAD_LEN = CELL_BODY_LEN - CGO_TAG_LEN
+/** POLYVAL key length (RFC 8452). */
+export const POLYVAL_KEY_LEN = 16
+/** Veil uses AES-256 for CGO (arti's test vectors use AES-128). */
+export const CGO_AES_KEY_LEN = 32
+/** Tor uses AES-128 in its CGO test vectors: kept to reproduce them. */
+export const ARTI_CGO_AES_KEY_LEN = 16
+/** Tor's relay cell body (509 = 514 - 4 - 1). */
+export const ARTI_CELL_BODY_LEN = 509
+/** ET keys KB||KU; PRF keys K||B; UIV keys J||S. */
+export const CGO_ET_KEY_LEN = CGO_AES_KEY_LEN + POLYVAL_KEY_LEN
+export const CGO_PRF_KEY_LEN = CGO_AES_KEY_LEN + POLYVAL_KEY_LEN
+export const CGO_UIV_KEY_LEN = CGO_ET_KEY_LEN + CGO_PRF_KEY_LEN
+/** Nonce N of one direction's state. */
+export const CGO_NONCE_LEN = BLOCK_LEN
+/** Seed of one direction (keys then nonce), as arti's CryptState::seed_len. */
+export const CGO_STATE_SEED_LEN = CGO_UIV_KEY_LEN + CGO_NONCE_LEN
+
+// ---------------------------------------------------------------------------
+// Relay cell inside the CGO payload: RELAY_CMD | STREAM_ID | LENGTH | DATA | PADDING
+// ---------------------------------------------------------------------------
+
+export const RELAY_COMMAND_LEN = 1
+/** 16-bit stream ids: 65,535 concurrent streams per circuit are plenty; 0 means "the circuit itself". */
+export const STREAM_ID_LEN = 2
+/** 16-bit data length: the payload is < 65,536 bytes. */
+export const RELAY_LENGTH_LEN = 2
+export const RELAY_HEADER_LEN = RELAY_COMMAND_LEN + STREAM_ID_LEN + RELAY_LENGTH_LEN
+/** Most data bytes one relay cell carries. */
+export const RELAY_DATA_MAX = CGO_PAYLOAD_LEN - RELAY_HEADER_LEN
+/** First relay command number later layers may register (directory, registry, introduction, rendezvous). */
+export const RELAY_EXTENSION_MIN = 64
+/** Last registrable relay command number. */
+export const RELAY_EXTENSION_MAX = 255
+
+// ---------------------------------------------------------------------------
+// Handshake (proposal-269 shape: hybrid ntor + ephemeral ML-KEM-768)
+// ---------------------------------------------------------------------------
+
+/** X25519 public keys, secret scalars and shared secrets (RFC 7748). */
+export const X25519_LEN = 32
+/** ML-KEM-768 sizes (FIPS 203 table 3). */
+export const MLKEM768_EK_LEN = 1184
+export const MLKEM768_DK_LEN = 2400
+export const MLKEM768_CT_LEN = 1088
+export const MLKEM768_SS_LEN = 32
+/** d || z for ML-KEM.KeyGen_internal. */
+export const MLKEM768_KEYGEN_SEED_LEN = 64
+/** m for ML-KEM.Encaps_internal. */
+export const MLKEM768_ENCAPS_SEED_LEN = 32
+/** A relay's identity as seen by the handshake: its raw Ed25519 public key (the libp2p peer id key). */
+export const RELAY_ID_LEN = 32
+/** KEYID(B) = B, as in ntor: the X25519 onion key itself selects which of the relay's onion keys is meant. */
+export const KEYID_LEN = X25519_LEN
+/** AUTH: SHA3-256 HMAC output. */
+export const MAC_LEN = 32
+/** Hash output (SHA3-256) used for the transcript hash, HKDF and the MAC. */
+export const HASH_LEN = 32
+/** Message 1 (client → hop): ID | KEYID(B) | X | EPK. */
+export const CREATE_MESSAGE_LEN = RELAY_ID_LEN + KEYID_LEN + X25519_LEN + MLKEM768_EK_LEN
+/** Message 2 (hop → client): Y | C | AUTH. */
+export const CREATED_MESSAGE_LEN = X25519_LEN + MLKEM768_CT_LEN + MAC_LEN
+/** Circuit binding value (arti CIRC_BINDING_LEN is 20; Veil uses a full hash). Handed to later layers, never sent. */
+export const CIRCUIT_BINDING_LEN = 32
+/** Session key material: forward CGO state, backward CGO state, binding. */
+export const SESSION_KEY_MATERIAL_LEN = 2 * CGO_STATE_SEED_LEN + CIRCUIT_BINDING_LEN
+
+/** CREATE/CREATED/EXTEND bodies: HTYPE (2) | HLEN (2) | HDATA. */
+export const HANDSHAKE_TYPE_LEN = 2
+export const HANDSHAKE_LENGTH_LEN = 2
+export const HANDSHAKE_HEADER_LEN = HANDSHAKE_TYPE_LEN + HANDSHAKE_LENGTH_LEN
+/** The only handshake type so far. */
+export const HANDSHAKE_TYPE_HYBRID_NTOR_V1 = 0x0001
+/** DESTROY body: one reason byte. */
+export const DESTROY_REASON_LEN = 1
