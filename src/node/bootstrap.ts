@@ -37,3 +37,10 @@ export async function resolveBootstrap (home: string, explicit: readonly string[
   }
   return { peers: [], network: '' }
 }
+
+/** As resolveBootstrap, but a node that must join a network gets NoBootstrapError when there is none. */
+export async function requireBootstrap (home: string, explicit: readonly string[] | undefined, source: 'flag' | 'env' | 'config' | 'default' = 'flag'): Promise<BootstrapChoice> {
+  const choice = await resolveBootstrap(home, explicit, source)
+  if (choice.peers.length === 0) throw new NoBootstrapError()
+  return choice
+}
