@@ -93,6 +93,25 @@ describe('bad input exits 2 with one line', { timeout: 30_000 }, () => {
       /config\.json: invalid value \["\/ip4\/0\.0\.0\.0\/tcp\/99999"\] for key "listen"/)
   })
 
+  it('port in use', async () => {
+    const { createServer } = await import('node:net')
+    const server = createServer()
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    const address = server.address()
+    const port = typeof address === 'object' && address !== null ? address.port : 0
+    try {
+      await expectBadInput(['relay', '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--no-control'], { VEIL_HOME: await home() },
+        /^veil: cannot listen: address already in use/)
+    } finally {
+      await new Promise(resolve => server.close(resolve))
+    }
+  })
+
+  it('listen address not on this host', async () => {
+    await expectBadInput(['relay', '--listen', '/ip4/192.0.2.1/tcp/0', '--no-control'], { VEIL_HOME: await home() },
+      /^veil: cannot listen/)
+  })
+
   it('unknown command and missing command', async () => {
     await expectBadInput(['relya'], { VEIL_HOME: await home() }, /^veil: unknown command 'relya' \(see 'veil --help'\)$/)
     await expectBadInput([], { VEIL_HOME: await home() }, /^veil: no command given/)

@@ -81,3 +81,33 @@ describe('relay keys on disk', () => {
     expect(inspect({ s })).toContain('[redacted]')
   })
 })
+
+describe('rotation seen through the circuit handshake', () => {
+  it('a client using the old onion key completes a handshake during the overlap, not after it', async () => {
+    const { RelayHandshakeKeys, clientStart, relayRespond, clientFinish, systemRng } = await import('../../src/onion/index.ts')
+    const t = await tempHome(); cleanup = t.cleanup
+    const clock = new ManualClock()
+    const store = new OnionKeyStore({ dir: t.dir, clock, rotationMs: 24 * H, overlapMs: 6 * H })
+    await store.load()
+    const id = new Uint8Array(32).fill(7)
+    const relayKeys = (): InstanceType<typeof RelayHandshakeKeys> => new RelayHandshakeKeys(id, store.active().map(k => ({ publicKey: k.publicKey, secretKey: k.secretKey.expose() })))
+    const handshake = (onionKey: Uint8Array): boolean => {
+      const { state, message } = clientStart(systemRng, { id, onionKey })
+      try {
+        const { reply, sessionKeys } = relayRespond(relayKeys(), message, systemRng)
+        const mine = clientFinish(state, reply)
+        return Buffer.from(mine.forward).equals(sessionKeys.forward)
+      } catch { return false }
+    }
+    const old = store.current().publicKey
+    clock.advance(24 * H)
+    await store.rotateIfDue()
+    const fresh = store.current().publicKey
+    expect(handshake(old)).toBe(true) // overlap: a client with a cached descriptor still gets through
+    expect(handshake(fresh)).toBe(true)
+    clock.advance(6 * H)
+    await store.rotateIfDue()
+    expect(handshake(old)).toBe(false) // after the overlap only the new key works
+    expect(handshake(fresh)).toBe(true)
+  })
+})
