@@ -22,6 +22,5 @@ export const comingCommands: readonly Command[] = [
   coming('bridge', 'serve overlay tools to a local MCP client (stdio or HTTP)'),
   coming('provide', 'offer an MCP server\'s tools as a hidden provider'),
   coming('tools', 'list the tools reachable through the overlay'),
-  coming('call', 'call one tool through the overlay'),
-  coming('sim', 'simulate the network on a virtual clock')
+  coming('call', 'call one tool through the overlay')
 ]

@@ -9,6 +9,7 @@ import { relayCommand } from './relay.ts'
 import { statusCommand } from './status.ts'
 import { testnetCommand } from './testnet.ts'
 import { versionCommand } from './version.ts'
+import { simCommand } from './sim.ts'
 
 export const COMMANDS: readonly Command[] = [
   relayCommand,
@@ -17,5 +18,6 @@ export const COMMANDS: readonly Command[] = [
   configCommand,
   keysCommand,
   versionCommand,
+  simCommand,
   ...comingCommands
 ]
