@@ -54,6 +54,9 @@ export interface RelayNodeOptions {
   onListening?: () => void
   /** Called when a control request asks the node to stop. */
   onStopRequested?: () => void
+  /** Cells and link closures for the onion layer (src/node/onion-glue.ts binds these). */
+  onCell?: (cell: Uint8Array, link: Link) => void
+  onLinkClosed?: (link: Link, err?: Error) => void
 }
 
 export interface RelayCounters {
@@ -137,8 +140,9 @@ export async function startRelayNode (opts: RelayNodeOptions): Promise<RelayNode
   const links = new LinkManager(host, {
     cellSize: CELL_SIZE_FOR_LINKS,
     protocol: LINK_PROTOCOL,
-    // the onion layer (issue 3) takes cells from here; until then links only count them
-    onCell: () => {}
+    // the onion layer takes cells from here (src/node/onion-glue.ts)
+    onCell: (cell, link) => { opts.onCell?.(cell, link) },
+    onLinkClosed: (link, err) => { opts.onLinkClosed?.(link, err) }
   })
 
   host.addEventListener('connection:open', (evt) => {
@@ -261,15 +265,25 @@ export async function startRelayNode (opts: RelayNodeOptions): Promise<RelayNode
   const minSync = testnet ? 500 : 5_000
   const maxSync = testnet ? 10_000 : 10 * 60_000
   let syncDelay = minSync
+  // Connections we already tried a directory exchange on (by connection id): a peer whose
+  // identify was lost or slow still gets one exchange, and a client host (no directory
+  // handler) costs one refused stream per connection, not one per round.
+  const exchanged = new Set<string>()
   const syncNow = async (): Promise<void> => {
-    const peers = shuffled(host.getConnections().map(c => c.remotePeer).filter(p => directory.has(p.toString())), secureRng)
-    const seenIds = new Set<string>()
-    let fresh = 0
-    for (const p of peers) {
-      if (seenIds.has(p.toString()) || seenIds.size >= 3) continue
-      seenIds.add(p.toString())
-      fresh += await fetchFrom(p)
+    const conns = host.getConnections()
+    const live = new Set(conns.map(c => c.id))
+    for (const id of exchanged) if (!live.has(id)) exchanged.delete(id)
+    const firstTime = conns.filter(c => !exchanged.has(c.id))
+    for (const c of firstTime) exchanged.add(c.id)
+    const known = shuffled(conns.map(c => c.remotePeer).filter(p => directory.has(p.toString())), secureRng)
+    const targets = new Map<string, PeerId>()
+    for (const c of firstTime) targets.set(c.remotePeer.toString(), c.remotePeer)
+    for (const p of known) {
+      if (targets.size >= firstTime.length + 3) break
+      targets.set(p.toString(), p)
     }
+    let fresh = 0
+    for (const p of targets.values()) fresh += await fetchFrom(p)
     fresh += await lookupMissing()
     await keepLinks()
     syncDelay = fresh > 0 ? minSync : Math.min(maxSync, syncDelay * 2)

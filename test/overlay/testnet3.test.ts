@@ -35,7 +35,7 @@ afterAll(async () => {
   await home?.cleanup()
 }, 30_000)
 
-describe('3-relay network', { timeout: 60_000 }, () => {
+describe('3-relay network', { timeout: 120_000 }, () => {
   it('every directory holds every verified descriptor, and the DHT serves them', async () => {
     const ids = relays.map(r => r.peerId.toString()).sort()
     for (const r of relays) expect(r.directory.entries().map(e => e.descriptor.peerId.toString())).toEqual(ids)
@@ -49,7 +49,7 @@ describe('3-relay network', { timeout: 60_000 }, () => {
         if (!found) return false
       }
       return true
-    }, 20_000, 'DHT records')
+    }, 60_000, 'DHT records')
     for (const r of relays) expect(r.status().subnetRules).toBe(true)
   })
 
@@ -71,7 +71,7 @@ describe('3-relay network', { timeout: 60_000 }, () => {
       for (const [key2, value] of [[k, flipped], [foreignKey, good.bytes], [k, expired.bytes]] as const) {
         const refusedBy = new Set<string>()
         const acceptedBy = new Set<string>()
-        for await (const e of attacker.services.dht.put(key2, value, { signal: AbortSignal.timeout(10_000) })) {
+        for await (const e of attacker.services.dht.put(key2, value, { signal: AbortSignal.timeout(30_000) })) {
           if (e.name === 'QUERY_ERROR') refusedBy.add(e.from.toString())
           if (e.name === 'PEER_RESPONSE' && e.messageName === 'PUT_VALUE') acceptedBy.add(e.from.toString())
         }
