@@ -14,7 +14,8 @@
  * `Logger` is structurally compatible with the overlay's `Log`, so the CLI hands its
  * logger straight down.
  */
-import { closeSync, openSync, writeSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs'
+import { dirname } from 'node:path'
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug'
 export type LogFormat = 'text' | 'json'
@@ -72,6 +73,8 @@ export function createLogger (options: LoggerOptions): ClosableLogger {
   const threshold = LOG_LEVELS.indexOf(options.level)
   const now = options.now ?? (() => new Date())
   const stacks = options.stacks ?? false
+  // the log's directory is created like a data dir (0700): `--log-file $VEIL_HOME/x.log` works on first start
+  if (options.file !== undefined) mkdirSync(dirname(options.file), { recursive: true, mode: 0o700 })
   let fd = options.file === undefined ? undefined : openSync(options.file, 'a', 0o600)
 
   const emit = (line: string): void => {

@@ -3,7 +3,7 @@
  * fsync it, rename over the target, fsync the directory. A process killed at any point
  * leaves either the old file or the new one, never half of one.
  */
-import { open, rename, unlink, mkdir, stat } from 'node:fs/promises'
+import { open, rename, unlink, mkdir, stat, readdir } from 'node:fs/promises'
 import { dirname, join, basename } from 'node:path'
 import { randomBytes } from 'node:crypto'
 
@@ -49,6 +49,26 @@ export async function wipeFile (path: string): Promise<void> {
     throw err
   }
   await unlink(path).catch((err: unknown) => { if (!isErrno(err, 'ENOENT')) throw err })
+}
+
+/**
+ * Remove temp files a killed writer left behind in `dir` (`.<name>.<hex>.tmp`). The
+ * target files themselves are always whole: the rename is what publishes them.
+ */
+export async function removeStaleTempFiles (dir: string): Promise<number> {
+  let names: string[]
+  try { names = await readdir(dir) } catch (err) {
+    if (isErrno(err, 'ENOENT')) return 0
+    throw err
+  }
+  let removed = 0
+  for (const n of names) {
+    if (/^\..+\.[0-9a-f]{12}\.tmp$/.test(n)) {
+      await unlink(join(dir, n)).catch(() => {})
+      removed++
+    }
+  }
+  return removed
 }
 
 export async function ensureDir (path: string, mode = 0o700): Promise<void> {

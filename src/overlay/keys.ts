@@ -18,7 +18,7 @@ import { join } from 'node:path'
 import { generateKeyPairSync, createPublicKey, createPrivateKey } from 'node:crypto'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
-import { writeFileAtomic, wipeFile, ensureDir, isErrno } from './fsutil.ts'
+import { writeFileAtomic, wipeFile, ensureDir, isErrno, removeStaleTempFiles } from './fsutil.ts'
 import { Secret } from './secret.ts'
 import { ONION_KEY_ROTATION_MS, ONION_KEY_OVERLAP_MS, X25519_KEY_LEN } from './constants.ts'
 import type { Clock } from './clock.ts'
@@ -36,6 +36,7 @@ export function observeSecret (kind: string, bytes: Uint8Array): void { secretOb
 /** Load the relay identity from `dir/identity.key`, creating it on first start. */
 export async function loadOrCreateIdentity (dir: string): Promise<PrivateKey> {
   await ensureDir(dir)
+  await removeStaleTempFiles(dir)
   const path = join(dir, IDENTITY_FILE)
   let raw: Uint8Array | undefined
   try {
@@ -127,6 +128,7 @@ export class OnionKeyStore {
   /** Read the keys on disk without creating, rotating or deleting any (for `keys show`). */
   async loadReadOnly (): Promise<void> {
     await ensureDir(this.#dir)
+    await removeStaleTempFiles(this.#dir)
     const names = (await readdir(this.#dir)).filter(n => /^\d+\.key$/.test(n))
     const keys: OnionKeyPair[] = []
     for (const name of names) {
