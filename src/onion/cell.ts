@@ -143,14 +143,14 @@ export function decodeCell (bytes: Uint8Array): Cell {
       if (len > MAX_HANDSHAKE_DATA_LEN) throw new MalformedCellError('handshake length exceeds the cell')
       const start = HANDSHAKE_TYPE_LEN + HANDSHAKE_LENGTH_LEN
       if (!allZero(body.subarray(start + len))) throw new MalformedCellError('non-zero padding after handshake data')
-      const handshake = body.slice(start, start + len)
+      const handshake = new Uint8Array(body.subarray(start, start + len)) // a copy, even when the input is a Buffer (whose slice() is a view)
       return command === CellCommand.CREATE
         ? { command: 'create', circId, handshakeType, handshake }
         : { command: 'created', circId, handshakeType, handshake }
     }
     case CellCommand.RELAY:
     case CellCommand.RELAY_EARLY:
-      return { command: 'relay', circId, early: command === CellCommand.RELAY_EARLY, body: body.slice() }
+      return { command: 'relay', circId, early: command === CellCommand.RELAY_EARLY, body: new Uint8Array(body) }
     case CellCommand.DESTROY:
       if (!allZero(body.subarray(DESTROY_REASON_LEN))) throw new MalformedCellError('non-zero padding in DESTROY')
       return { command: 'destroy', circId, reason: body[0] }

@@ -123,3 +123,77 @@ export const HANDSHAKE_HEADER_LEN = HANDSHAKE_TYPE_LEN + HANDSHAKE_LENGTH_LEN
 export const HANDSHAKE_TYPE_HYBRID_NTOR_V1 = 0x0001
 /** DESTROY body: one reason byte. */
 export const DESTROY_REASON_LEN = 1
+
+// ---------------------------------------------------------------------------
+// Circuits, streams and flow control (circuit.ts, relay-circuits.ts,
+// client-circuit.ts, stream.ts, manager.ts). docs/protocol.md §6–§8.
+// ---------------------------------------------------------------------------
+
+/**
+ * RELAY_EARLY cells a client sends, and a relay accepts, per circuit: the
+ * client's first MAX_RELAY_EARLY relay cells are EARLY whatever the path
+ * length; a relay destroys a circuit on one more. An EXTEND must ride in an
+ * EARLY cell, so a circuit can be extended at most MAX_HOPS − 1 times: this
+ * is what caps the length at MAX_HOPS. (MAX_EARLY = 8 EARLY cells would allow
+ * 8 extensions, i.e. 9 hops — see docs/protocol.md §6.)
+ */
+export const MAX_RELAY_EARLY = MAX_HOPS - 1
+/** Circuit ids a side allocates on a link: the side that opened the link sets the top bit, the other clears it, so both can create circuits without colliding (Tor link protocol ≥ 4). */
+export const CIRC_ID_HIGH_BIT = 0x8000_0000
+
+/** EXTEND link specifier: u8 length; the next hop's libp2p peer id (multihash bytes, 38 for Ed25519). */
+export const LINK_SPECIFIER_LEN_LEN = 1
+export const MAX_LINK_SPECIFIER_LEN = 0xff
+/** BEGIN names a stream target (a short ASCII name registered at the last hop). */
+export const MAX_STREAM_TARGET_LEN = 64
+/** END data: one reason byte. */
+export const STREAM_END_REASON_LEN = 1
+/** Each stream message is framed as LENGTH (u32) | bytes across DATA cells. */
+export const MESSAGE_LENGTH_LEN = 4
+
+/** Tor's circuit window: DATA cells a side may send on a circuit before a circuit SENDME (stream id 0) comes back. Bounds each relay's queue per circuit and direction to ≈ 1000 × 2 KB = 2 MB. */
+export const CIRCUIT_WINDOW_START = 1000
+/** A circuit SENDME acknowledges this many DATA cells (Tor: 100). */
+export const CIRCUIT_WINDOW_INCREMENT = 100
+/** Tor's stream window: DATA cells per stream before a stream SENDME. Bounds what a slow reader buffers: ≈ 500 × 2022 B ≈ 1 MB. */
+export const STREAM_WINDOW_START = 500
+/** A stream SENDME acknowledges this many DATA cells (Tor: 50). */
+export const STREAM_WINDOW_INCREMENT = 50
+/** Complete, unread messages a stream may hold before it stops sending SENDMEs (≈ one stream window of data). */
+export const STREAM_READY_BYTES_MAX = STREAM_WINDOW_START * RELAY_DATA_MAX
+/** Default largest message a stream accepts (the receiver's choice; 64 MiB). Bounds one partial message in memory. */
+export const DEFAULT_MAX_MESSAGE_LEN = 64 * 1024 * 1024
+/** Streams open at once on one circuit: bounds the buffers of one circuit at ≈ 32 × 1 MB. */
+export const MAX_STREAMS_PER_CIRCUIT = 32
+/** A DATA-less stream or a read waits at most this long by default (links use the same idle bound). */
+export const DEFAULT_STREAM_IDLE_MS = 5 * 60 * 1000
+/** BEGIN → CONNECTED wait by default. */
+export const DEFAULT_STREAM_OPEN_TIMEOUT_MS = 30_000
+
+/** Cells a relay (or client) may hold for one circuit and direction while its link is full: one circuit window plus control cells; more means the peer ignores flow control. */
+export const MAX_QUEUED_CELLS_PER_CIRCUIT = CIRCUIT_WINDOW_START + 2 * CIRCUIT_WINDOW_INCREMENT
+/** Cells a handler of an extension command may send back per request cell (bulk data belongs in a stream, which is flow-controlled). */
+export const MAX_EXTENSION_REPLY_CELLS = 16
+/** A relay waits this long for the next hop's link and CREATED when extending. */
+export const EXTEND_TIMEOUT_MS = 10_000
+/** Circuits per link a relay accepts (bounds memory per neighbour). */
+export const MAX_CIRCUITS_PER_LINK = 4096
+/** Circuits a relay carries in all. */
+export const MAX_RELAY_CIRCUITS = 32_768
+
+/** Circuit build timeout before enough builds were observed (Tor: 60 s). */
+export const DEFAULT_BUILD_TIMEOUT_MS = 60_000
+/** Builds observed before the timeout follows them (Tor's CBT_MIN_CIRCUITS_TO_OBSERVE: 100). */
+export const BUILD_TIMES_MIN_SAMPLES = 100
+/** Recent build times kept (Tor: 1000). */
+export const BUILD_TIMES_MAX_SAMPLES = 1000
+/** The timeout is this quantile of recent build times (Tor: 80th percentile). */
+export const BUILD_TIMEOUT_QUANTILE = 0.8
+/** Never time out sooner than this: below it one TCP retransmission (≥ 200 ms RTO) or a GC pause would make builds fail spuriously. */
+export const BUILD_TIMEOUT_FLOOR_MS = 1_000
+/** Pre-built circuits a client keeps ready. */
+export const DEFAULT_CIRCUIT_POOL_SIZE = 2
+/** A circuit takes no new work after this age (Tor's MaxCircuitDirtiness: 10 min). */
+export const DEFAULT_CIRCUIT_MAX_AGE_MS = 10 * 60 * 1000
+/** Paths tried per requested circuit before giving up. */
+export const DEFAULT_BUILD_ATTEMPTS = 3

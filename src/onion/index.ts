@@ -27,8 +27,14 @@
  * decodeRelayCell(body.subarray(16))
  * ```
  *
- * Not in this module: I/O of any kind, timers, path selection, circuit and
- * stream state machines, flow control (later modules plug in here). It must
+ * Circuits and streams (relay-circuits.ts, client-circuit.ts, stream.ts,
+ * manager.ts) run on top of these pure pieces; they touch the network only
+ * through the small interfaces in circuit.ts (LinkLike, LinkProvider,
+ * HandshakeKeySource, ForwardScheduler) that src/node fills, and later layers
+ * plug in through RelayCommandTable and StreamTargetTable.
+ *
+ * Not in this module: libp2p, link I/O, directory fetching (src/overlay);
+ * what extension commands and stream targets do (later layers). It must
  * never: use Math.random or any non-injected randomness for secrets; log or
  * serialise keys (secret holders print "[redacted]"); decrypt, parse, decide
  * and forward in one handler; reorder cells within a circuit and direction;
@@ -50,3 +56,16 @@ export {
   HANDSHAKE_PROTOID, type HopPublicKeys, type OnionKeyPair, RelayHandshakeKeys, SessionKeys, ClientHandshakeState,
   clientStart, relayRespond, clientFinish, generateOnionKey
 } from './handshake.ts'
+export {
+  type LinkLike, type LinkProvider, type HandshakeKeySource, type ForwardScheduler, type CellDirection, type ExtendRequest, type HandshakeBlob, type QueueOwner,
+  immediateScheduler, CircuitClosedError, CircuitBuildTimeoutError, CircuitProtocolError, StreamClosedError, OnionTimeoutError,
+  encodeExtend, decodeExtend, encodeExtended, decodeExtended, encodeBegin, decodeBegin, encodeEnd, decodeEnd, allocateCircId, circIdBelongsTo, LinkWriter
+} from './circuit.ts'
+export { RelayCommandTable, type ExtensionContext, type ExtensionHandler } from './commands.ts'
+export {
+  StreamMux, OnionStream, StreamTargetTable, StreamEndReason, ECHO_TARGET, echoHandler,
+  type StreamCarrier, type StreamHandler, type StreamTargets, type StreamMuxOptions
+} from './stream.ts'
+export { RelayCircuits, type RelayCircuitsOptions, type RelayCircuitCounters, type RelayCircuitView } from './relay-circuits.ts'
+export { Circuit, CircuitClient, CircuitBuildError, type HopSpec, type CircuitClientOptions } from './client-circuit.ts'
+export { CircuitManager, BuildTimeEstimator, type PathSource, type CircuitManagerOptions, type BuildTimeOptions } from './manager.ts'

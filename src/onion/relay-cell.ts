@@ -108,5 +108,5 @@ export function decodeRelayCell (payload: Uint8Array): RelayCell {
   for (let i = RELAY_HEADER_LEN + length; i < payload.length; i++) {
     if (payload[i] !== 0) throw new MalformedRelayCellError('non-zero relay padding')
   }
-  return { command, streamId, data: payload.slice(RELAY_HEADER_LEN, RELAY_HEADER_LEN + length) }
+  return { command, streamId, data: new Uint8Array(payload.subarray(RELAY_HEADER_LEN, RELAY_HEADER_LEN + length)) }
 }

@@ -102,3 +102,17 @@ describe('relay cell codec', () => {
     expect(() => encodeRelayCell({ command: RelayCommand.BEGIN, streamId: 0, data: new Uint8Array() })).toThrow(OnionCallerError)
   })
 })
+
+describe('decoders copy their output', () => {
+  it('a cell decoded from a Buffer does not alias the input (Buffer#slice is a view)', async () => {
+    const { encodeCell, decodeCell, CellCommand } = await import('../../src/onion/index.ts')
+    const { CELL_BODY_LEN } = await import('../../src/onion/constants.ts')
+    const body = new Uint8Array(CELL_BODY_LEN).fill(5)
+    const bytes = Buffer.from(encodeCell({ command: 'relay', circId: 9, early: false, body }))
+    const cell = decodeCell(bytes)
+    if (cell.command !== 'relay') throw new Error('expected a relay cell')
+    bytes.fill(0)
+    expect(cell.body[0]).toBe(5)
+    expect(CellCommand.RELAY).toBeDefined()
+  })
+})

@@ -1,0 +1,315 @@
+/**
+ * Wires the onion layer's circuits to the overlay's nodes: the one place that
+ * knows both libp2p (peer ids, links, the directory) and src/onion's small
+ * interfaces (LinkLike, LinkProvider, HandshakeKeySource, PathSource).
+ *
+ * Relay:
+ * ```
+ * const hooks = onionLinkHooks()
+ * const relay = await startRelayNode({ ...opts, ...hooks })   // links deliver cells to the hooks
+ * const onion = attachOnionRelay(relay, hooks, { echo: true })
+ * ```
+ * Client:
+ * ```
+ * const client = await startClientNode({ bootstrap })
+ * await client.ready
+ * const circuits = await attachCircuits(client, { hops: 3 })
+ * const circuit = await circuits.manager.get()
+ * ```
+ *
+ * A client's links go only to its entry relays: the link host refuses to dial
+ * anyone else, the path's first hop is drawn among entry relays only, and
+ * every later hop is reached by EXTEND through the circuit. A relay extends
+ * only to relays in its own verified directory (never to an arbitrary address)
+ * and never back to the circuit's predecessor.
+ * Must never: give the onion layer a libp2p object; let a client dial a non-entry.
+ */
+import { peerIdFromMultihash, peerIdFromString } from '@libp2p/peer-id'
+import * as Digest from 'multiformats/hashes/digest'
+import type { PeerId } from '@libp2p/interface'
+import {
+  LINK_PROTOCOL, LinkManager, OverlayConfigError, secureRng, subnet16, systemClock,
+  type Link, type LinkHost, type DirectoryEntry, type Rng as OverlayRng, type Clock
+} from '../overlay/index.ts'
+import {
+  RelayCircuits, RelayCommandTable, StreamTargetTable, CircuitClient, CircuitManager, RelayHandshakeKeys, ECHO_TARGET, echoHandler, systemRng,
+  type LinkLike, type LinkProvider, type ForwardScheduler, type HopSpec, type PathSource, type BuildTimeEstimator, type RelayCircuitCounters, type Rng
+} from '../onion/index.ts'
+import { PathDirectory, type PathRules, type GuardSet, type RelayCandidate } from '../onion/path/index.ts'
+import { CELL_SIZE_FOR_LINKS } from './versions.ts'
+import type { RelayNode } from './relay.ts'
+import type { ClientNode } from './client.ts'
+
+// ---------------------------------------------------------------------------
+// Links as the onion layer sees them
+// ---------------------------------------------------------------------------
+
+/** Test hook: wrap each link (observe or alter cells). Production passes none. */
+export type LinkWrapper = (link: LinkLike) => LinkLike
+
+class LinkView {
+  readonly #views = new WeakMap<Link, LinkLike>()
+  readonly #wrap: LinkWrapper | undefined
+  constructor (wrap: LinkWrapper | undefined) { this.#wrap = wrap }
+  of (link: Link): LinkLike {
+    let v = this.#views.get(link)
+    if (v === undefined) {
+      const peer = link.peer.toString()
+      const base: LinkLike = {
+        peer,
+        direction: link.direction,
+        get closed () { return link.closed },
+        send: (cell) => link.send(cell)
+      }
+      v = this.#wrap?.(base) ?? base
+      this.#views.set(link, v)
+    }
+    return v
+  }
+}
+
+/** Late-bound link hooks: pass them to startRelayNode, then attach the onion layer to them. */
+export interface OnionLinkHooks {
+  onCell: (cell: Uint8Array, link: Link) => void
+  onLinkClosed: (link: Link, err?: Error) => void
+}
+
+export interface BindableLinkHooks extends OnionLinkHooks {
+  bind(target: OnionLinkHooks): void
+}
+
+export function onionLinkHooks (): BindableLinkHooks {
+  let target: OnionLinkHooks | undefined
+  return {
+    onCell: (cell, link) => { target?.onCell(cell, link) },
+    onLinkClosed: (link, err) => { target?.onLinkClosed(link, err) },
+    bind: (t) => { target = t }
+  }
+}
+
+function peerOfSpecifier (ls: Uint8Array): PeerId {
+  try {
+    return peerIdFromMultihash(Digest.decode(ls))
+  } catch {
+    throw new OverlayConfigError('link specifier is not a peer id')
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Relay
+// ---------------------------------------------------------------------------
+
+export interface OnionRelayOptions {
+  scheduler?: ForwardScheduler
+  commands?: RelayCommandTable
+  streams?: StreamTargetTable
+  /** Register the echo stream target (tests, bench, demo). */
+  echo?: boolean
+  rng?: Rng
+  extendTimeoutMs?: number
+  wrapLink?: LinkWrapper
+}
+
+export interface OnionRelay {
+  readonly service: RelayCircuits
+  readonly commands: RelayCommandTable
+  readonly streams: StreamTargetTable
+  readonly counters: RelayCircuitCounters
+  stop(): void
+}
+
+/** The relay's handshake keys, rebuilt when its set of valid onion keys changes. */
+function relayKeySource (relay: RelayNode): { current(): RelayHandshakeKeys } {
+  let cached: RelayHandshakeKeys | undefined
+  let sig = ''
+  return {
+    current: () => {
+      const active = relay.onionKeys.active()
+      const s = active.map(k => k.validFrom).join(',')
+      if (cached === undefined || s !== sig) {
+        cached = new RelayHandshakeKeys(relay.privateKey.publicKey.raw, active.map(k => ({ secretKey: k.secretKey.expose(), publicKey: k.publicKey })))
+        sig = s
+      }
+      return cached
+    }
+  }
+}
+
+/** Run the relay side of circuits on `relay`'s links. `hooks` must be the ones given to startRelayNode. */
+export function attachOnionRelay (relay: RelayNode, hooks: BindableLinkHooks, opts: OnionRelayOptions = {}): OnionRelay {
+  const views = new LinkView(opts.wrapLink)
+  const self = relay.peerId.toString()
+  const commands = opts.commands ?? new RelayCommandTable()
+  const streams = opts.streams ?? new StreamTargetTable()
+  if (opts.echo === true) streams.register(ECHO_TARGET, echoHandler)
+  const links: LinkProvider = {
+    get: async (ls, signal) => {
+      const peer = peerOfSpecifier(ls)
+      const id = peer.toString()
+      if (id === self) throw new OverlayConfigError('refusing to extend to this relay itself')
+      const entry = relay.directory.get(id)
+      if (entry === undefined) throw new OverlayConfigError('refusing to extend to a relay not in the directory')
+      if (relay.host.getConnections(peer).length === 0) {
+        await relay.host.dial(entry.descriptor.addrs.map(a => a.encapsulate(`/p2p/${id}`)), { signal })
+      }
+      return views.of(await relay.links.get(peer, signal))
+    }
+  }
+  const service = new RelayCircuits({
+    keys: relayKeySource(relay),
+    links,
+    rng: opts.rng ?? systemRng,
+    scheduler: opts.scheduler,
+    commands,
+    streams,
+    extendTimeoutMs: opts.extendTimeoutMs
+  })
+  hooks.bind({
+    onCell: (cell, link) => { service.onCell(cell, views.of(link)) },
+    onLinkClosed: (link) => { service.onLinkClosed(views.of(link)) }
+  })
+  return {
+    service,
+    commands,
+    streams,
+    counters: service.counters,
+    stop: () => {
+      hooks.bind({ onCell: () => {}, onLinkClosed: () => {} })
+      service.stop()
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Client
+// ---------------------------------------------------------------------------
+
+export interface ClientCircuitsOptions {
+  hops?: number
+  poolSize?: number
+  maxAgeMs?: number
+  attempts?: number
+  /** Path rules; the testnet's single-address mode turns distinctSubnet off. */
+  rules?: PathRules
+  guards?: GuardSet | null
+  /** Entry relays that must have served a descriptor before it is used (default: min(2, entries)). */
+  confirmations?: number
+  buildTimes?: BuildTimeEstimator
+  clock?: Clock
+  rng?: OverlayRng
+  onionRng?: Rng
+  streamIdleMs?: number
+  maxMessageLen?: number
+  wrapLink?: LinkWrapper
+  /** Start the pool-filling manager now (default true). */
+  startManager?: boolean
+}
+
+export interface ClientCircuits {
+  readonly client: CircuitClient
+  readonly manager: CircuitManager
+  readonly links: LinkManager
+  readonly paths: PathSource
+  /** The hop keys of a relay in the directory (for hand-made paths). */
+  hop(peerId: string): HopSpec | undefined
+  stop(): Promise<void>
+}
+
+/** The newest onion key valid now. */
+function currentOnionKey (e: DirectoryEntry, now: number): Uint8Array | undefined {
+  const valid = e.descriptor.onionKeys.filter(k => k.validFrom <= now && now < k.validUntil).sort((a, b) => a.validFrom - b.validFrom)
+  return valid.at(-1)?.publicKey
+}
+
+function hopOf (e: DirectoryEntry, now: number): HopSpec | undefined {
+  const pub = e.descriptor.peerId.publicKey
+  const onionKey = currentOnionKey(e, now)
+  if (pub === undefined || pub.type !== 'Ed25519' || onionKey === undefined) return undefined
+  return { peer: e.descriptor.peerId.toString(), linkSpecifier: e.descriptor.peerId.toMultihash().bytes, keys: { id: pub.raw, onionKey } }
+}
+
+/** Run circuits from a client node: links to its entry relays only, a circuit client and a manager. */
+export async function attachCircuits (node: ClientNode, opts: ClientCircuitsOptions = {}): Promise<ClientCircuits> {
+  const clock = opts.clock ?? systemClock
+  const views = new LinkView(opts.wrapLink)
+  const entries = new Map(node.entries.map(e => [e.peerId.toString(), e]))
+  const confirmations = Math.max(1, Math.min(opts.confirmations ?? 2, entries.size))
+  const linkHost: LinkHost = {
+    handle: async () => { throw new OverlayConfigError('a client accepts no links') },
+    unhandle: async () => {},
+    dialProtocol: async (peer, protocol, o) => {
+      const e = entries.get(peer.toString())
+      // the only peers a client host ever dials are its entry relays
+      if (e === undefined) throw new OverlayConfigError('refusing to link to a non-entry relay')
+      return node.host.dialProtocol(e.addr, protocol, o)
+    }
+  }
+  let client: CircuitClient | undefined
+  const links = new LinkManager(linkHost, {
+    cellSize: CELL_SIZE_FOR_LINKS,
+    protocol: LINK_PROTOCOL,
+    acceptInbound: false,
+    onCell: (cell, link) => { client?.onCell(cell, views.of(link)) },
+    onLinkClosed: (link) => { client?.onLinkClosed(views.of(link)) }
+  })
+  await links.start()
+  const linkProvider: LinkProvider = {
+    get: async (ls, signal) => {
+      const peer = peerOfSpecifier(ls)
+      if (!entries.has(peer.toString())) throw new OverlayConfigError('the first hop must be an entry relay')
+      return views.of(await links.get(peer, signal))
+    }
+  }
+  client = new CircuitClient({ links: linkProvider, rng: opts.onionRng ?? systemRng, clock, streamIdleMs: opts.streamIdleMs, maxMessageLen: opts.maxMessageLen })
+  const hop = (id: string): HopSpec | undefined => {
+    const e = node.directory.get(id)
+    return e === undefined ? undefined : hopOf(e, clock.now())
+  }
+  const paths: PathSource = {
+    snapshot: () => {
+      const now = clock.now()
+      const usable = node.directory.confirmed(confirmations).filter(e => hopOf(e, now) !== undefined)
+      const candidates: RelayCandidate[] = usable.map(e => ({
+        id: e.descriptor.peerId.toString(),
+        subnet16: subnet16(e.descriptor.addrs),
+        family: e.descriptor.family,
+        bandwidthClaim: e.descriptor.bandwidth,
+        // entry relays only: the client host links to nobody else
+        guardEligible: entries.has(e.descriptor.peerId.toString())
+      }))
+      // testnets claim no bandwidth: uniform weights then (a claim may only lower a weight anyway)
+      const weighting = candidates.every(c => c.bandwidthClaim > 0) ? 'bandwidth' : 'uniform'
+      return { directory: new PathDirectory(candidates, { weighting }), hop }
+    }
+  }
+  const manager = new CircuitManager({
+    client,
+    paths,
+    rng: opts.rng ?? secureRng,
+    clock,
+    hops: opts.hops,
+    poolSize: opts.poolSize,
+    maxAgeMs: opts.maxAgeMs,
+    attempts: opts.attempts,
+    rules: opts.rules,
+    guards: opts.guards ?? null,
+    buildTimes: opts.buildTimes
+  })
+  if (opts.startManager !== false) manager.start()
+  const c = client
+  return {
+    client: c,
+    manager,
+    links,
+    paths,
+    hop,
+    stop: async () => {
+      await manager.stop()
+      c.stop()
+      await links.stop()
+    }
+  }
+}
+
+/** Parse a peer id string (for callers building paths by hand). */
+export function peerIdOf (id: string): PeerId { return peerIdFromString(id) }
