@@ -87,6 +87,8 @@ export interface RelayStatus {
   peersSeen: Record<string, number>
   /** Every peer this relay's DHT routing table ever held. */
   dhtPeersEver: string[]
+  /** Sections added by the layers running on this relay (e.g. `circuits` counters). */
+  sections: Record<string, unknown>
 }
 
 export interface RelayNode {
@@ -101,6 +103,8 @@ export interface RelayNode {
   status(): RelayStatus
   publish(): Promise<void>
   syncNow(): Promise<void>
+  /** Add a named section to the status (counters of a layer plugged into this relay). */
+  setStatusSection(name: string, fn: () => unknown): void
   stop(): Promise<void>
 }
 
@@ -334,6 +338,7 @@ export async function startRelayNode (opts: RelayNodeOptions): Promise<RelayNode
   }, () => Math.max(1_000, Math.min(lifetime / 3, onionKeys.nextChangeAt() - clock.now() + 10)))
 
   let control: ControlServer | undefined
+  const sections = new Map<string, () => unknown>()
   const node: RelayNode = {
     peerId,
     host,
@@ -345,6 +350,7 @@ export async function startRelayNode (opts: RelayNodeOptions): Promise<RelayNode
     addrs: publicAddrs,
     publish,
     syncNow,
+    setStatusSection: (name, fn) => { sections.set(name, fn) },
     status: (): RelayStatus => ({
       role: 'relay',
       peerId: self,
@@ -360,7 +366,8 @@ export async function startRelayNode (opts: RelayNodeOptions): Promise<RelayNode
       counters: { ...counters, directoryAccepted: directory.counters.accepted, directoryCapped: directory.counters.capped, rejectedByReason: { ...directory.counters.rejected } },
       links: links.links().length,
       peersSeen: Object.fromEntries(peersSeen),
-      dhtPeersEver: [...dhtPeersEver].sort()
+      dhtPeersEver: [...dhtPeersEver].sort(),
+      sections: Object.fromEntries([...sections].map(([k, fn]) => [k, fn()]))
     }),
     stop: async () => {
       if (stopping) return

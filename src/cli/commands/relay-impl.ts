@@ -5,6 +5,7 @@
 import type { CommandContext } from '../command.ts'
 import type { ResolvedOptions } from '../config.ts'
 import { startRelayNode, type RelayNode } from '../../node/relay.ts'
+import { attachOnionRelay, onionLinkHooks, type OnionRelay } from '../../node/onion-glue.ts'
 import { resolveBootstrap } from '../../node/bootstrap.ts'
 import { nodeErrorToCli, waitForStop } from './node-glue.ts'
 
@@ -29,9 +30,12 @@ export async function runRelay (opts: ResolvedOptions, ctx: CommandContext): Pro
   }
   const rotationHours = opts.number('onion-key-rotation-hours') ?? 24
   let node: RelayNode | undefined
+  let onion: OnionRelay | undefined
   const stopRequested = new AbortController()
+  const hooks = onionLinkHooks()
   try {
     node = await startRelayNode({
+      ...hooks,
       dataDir: ctx.dataDir,
       listen: [...opts.strings('listen')],
       announce: [...opts.strings('announce')],
@@ -46,10 +50,16 @@ export async function runRelay (opts: ResolvedOptions, ctx: CommandContext): Pro
       onListening: announce,
       onStopRequested: () => { stopRequested.abort() }
     })
+    // Circuits on this relay's links; testnets also serve the echo stream target (demo, tests).
+    onion = attachOnionRelay(node, hooks, { echo: testnet })
+    const counters = onion.counters
+    node.setStatusSection('circuits', () => ({ ...counters, misbehaviour: Object.fromEntries(counters.misbehaviour) }))
   } catch (err) {
+    await node?.stop()
     throw nodeErrorToCli(err)
   }
   await waitForStop([ctx.signal, stopRequested.signal])
+  onion.stop()
   await node.stop()
   return 0
 }

@@ -74,9 +74,17 @@ function formatRelay (s: RelayStatus, index?: number): string {
     `  directory      ${s.directorySize} relays`,
     `  onion keys     ${keyAges}`,
     `  links          ${s.links}`,
+    ...circuitsLine(s),
     `  counters       descriptors published ${c.descriptorsPublished}, DHT put errors ${c.dhtPutErrors}, directory fetches ${c.dirFetches} (${c.dirFetchErrors} failed), served ${c.dirServed}, rejected ${c.descriptorsRejected}, capped ${c.directoryCapped}, DHT lookups ${c.dhtLookups}`,
     ''
   ].join('\n')
+}
+
+function circuitsLine (s: RelayStatus): string[] {
+  const c: unknown = s.sections?.circuits
+  if (typeof c !== 'object' || c === null) return []
+  const n = (k: string): string => { const v: unknown = Reflect.get(c, k); return typeof v === 'number' ? String(v) : '?' }
+  return [`  circuits       created ${n('created')}, extended ${n('extended')}, destroyed ${n('destroyed')}, cells forwarded ${n('forwardedOut')} out / ${n('forwardedIn')} in, unrecognised ${n('unrecognised')}, malformed ${n('malformedCells')}`]
 }
 
 function fmtAge (s: number): string {
