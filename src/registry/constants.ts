@@ -1,0 +1,196 @@
+/**
+ * Every size, limit, namespace and domain string of the registry, derived from a few
+ * parameters and named with its reason (STYLE.md §2). `test/registry/constants.test.ts`
+ * checks the derivations, including that the largest legal descriptor fits
+ * MAX_DESCRIPTOR. Everything here is part of the wire format (docs/registry.md).
+ */
+import { MLKEM768_CT_LEN, MLKEM768_EK_LEN, X25519_LEN } from '../onion/constants.ts'
+
+// ---------------------------------------------------------------------------
+// Primitive sizes
+// ---------------------------------------------------------------------------
+
+export const ED25519_PUBLIC_LEN = 32
+export const ED25519_SEED_LEN = 32
+export const ED25519_SIGNATURE_LEN = 64
+/** Expanded Ed25519 secret: scalar (32, little-endian, reduced mod ℓ) || hash prefix (32). */
+export const ED25519_EXPANDED_LEN = 64
+export const SHA3_256_LEN = 32
+/** FIPS 204 ML-DSA-65 sizes. */
+export const MLDSA65_PUBLIC_LEN = 1952
+export const MLDSA65_SECRET_LEN = 4032
+export const MLDSA65_SIGNATURE_LEN = 3309
+export const MLDSA65_SEED_LEN = 32
+export { X25519_LEN, MLKEM768_CT_LEN, MLKEM768_EK_LEN }
+
+// ---------------------------------------------------------------------------
+// Provider address: base32(VERSION | A | SHA3-256(ML-DSA pk) | CHECKSUM)
+// ---------------------------------------------------------------------------
+
+export const ADDRESS_VERSION = 1
+export const ADDRESS_VERSION_LEN = 1
+export const ADDRESS_CHECKSUM_LEN = 2
+/** ".veil checksum" plays the role of Tor's ".onion checksum" (rend-spec-v3 §6). */
+export const ADDRESS_CHECKSUM_CONTEXT = '.veil checksum'
+export const ADDRESS_BINARY_LEN = ADDRESS_VERSION_LEN + ED25519_PUBLIC_LEN + SHA3_256_LEN + ADDRESS_CHECKSUM_LEN
+/** 67 bytes = 536 bits → ⌈536 / 5⌉ = 108 base32 characters (no padding). */
+export const ADDRESS_TEXT_LEN = Math.ceil(ADDRESS_BINARY_LEN * 8 / 5)
+
+// ---------------------------------------------------------------------------
+// Time periods (rend-spec-v3 §2.2.1)
+// ---------------------------------------------------------------------------
+
+/** Production period: one day, as Tor's default hsdir_interval. */
+export const DEFAULT_PERIOD_SECONDS = 24 * 60 * 60
+/** Periods start at 12:00 UTC, as Tor's (rotation offset from the Unix epoch). */
+export const DEFAULT_PERIOD_OFFSET_SECONDS = 12 * 60 * 60
+
+// ---------------------------------------------------------------------------
+// Key blinding (rend-spec-v3 appendix A.2)
+// ---------------------------------------------------------------------------
+
+/** BLIND_STRING = "Derive temporary signing key" | INT_1(0). */
+export const BLIND_STRING = 'Derive temporary signing key\0'
+/** The ed25519 basepoint as the decimal string rend-spec-v3 A.2 hashes. */
+export const ED25519_BASEPOINT_STRING =
+  '(15112221349535400772501151409588531511454012693041857206046113283949847762202, ' +
+  '46316835694926478169428394003475163141307993866256225615783033603165251855960)'
+export const KEY_BLIND_NONCE_PREFIX = 'key-blind'
+/** The hash prefix of a blinded expanded key: SHA-512(this | prefix)[0..32] (as arti and C tor). */
+export const BLINDED_PREFIX_STRING = 'Derive temporary signing key hash input'
+/** The keyword-index blinding nonce prefix: N = "veil-kw-blind" | keyword | INT_8(p) | INT_8(period_length). */
+export const KEYWORD_BLIND_NONCE_PREFIX = 'veil-kw-blind'
+
+// ---------------------------------------------------------------------------
+// Descriptors
+// ---------------------------------------------------------------------------
+
+/** First path segment of descriptor keys in the DHT: selects validator and selector. */
+export const DESCRIPTOR_NAMESPACE = 'veil-desc'
+export const OUTER_VERSION = 1
+/** Domain separator prefixed to the outer body before the A'_p signature. */
+export const OUTER_SIGNING_CONTEXT = 'veil/registry/outer-descriptor/v1\0'
+/** hs_index prefix, as Tor's hs_build_hs_index. */
+export const STORE_AT_INDEX_PREFIX = 'store-at-idx'
+/** Replicas per descriptor (Tor hsdir_n_replicas). */
+export const DESCRIPTOR_REPLICAS = 2
+/** Storers per replica (Tor hsdir_spread_store). */
+export const STORERS_PER_REPLICA = 4
+/** Descriptor lifetime, as Tor's (3 h). */
+export const DESCRIPTOR_LIFETIME_SECONDS = 3 * 60 * 60
+/** The outer revision (seconds since the period began) and expiry travel as fixed-width
+ * big-endian byte strings so the record length never depends on their values. */
+export const REVISION_LEN = 4
+export const EXPIRY_LEN = 8
+
+/** §2.5 layer: salt and MAC as Tor's; keys from SHAKE-256. */
+export const LAYER_SALT_LEN = 16
+export const LAYER_MAC_LEN = 32
+export const LAYER_KEY_LEN = 32
+export const LAYER_IV_LEN = 16
+export const LAYER_MAC_KEY_LEN = 32
+/** Personalisation strings (Tor: "hsdir-superencrypted-data" / "hsdir-encrypted-data"). */
+export const INNER_LAYER_CONSTANT = 'veil-desc-inner-data'
+export const PRIVATE_LAYER_CONSTANT = 'veil-desc-private-data'
+/** Plaintexts are padded to a multiple of this, so a layer's length says little. */
+export const LAYER_PAD_BLOCK = 4 * 1024
+/** Each padded plaintext starts with the length of the real content. */
+export const LAYER_LENGTH_PREFIX_LEN = 4
+
+/** Introduction points: Tor allows 20; Veil's carry an ML-KEM key (1,184 bytes) each. */
+export const MAX_INTRO_POINTS = 10
+export const MAX_LINK_SPECIFIERS = 8
+export const MAX_LINK_SPECIFIER_LEN = 256
+/** A relay peer id (identity multihash of an Ed25519 key: 38 bytes) with headroom. */
+export const MAX_PEER_ID_LEN = 64
+export const POW_SEED_LEN = 32
+export const MAX_POW_EFFORT = 64
+
+/** Client authorisation (rend-spec-v3 §2.5.1.2): 8-byte client id, wrapped 32-byte cookie. */
+export const CLIENT_ID_LEN = 8
+export const DESCRIPTOR_COOKIE_LEN = 32
+export const AUTH_IV_LEN = 16
+export const AUTH_ENTRY_LEN = CLIENT_ID_LEN + AUTH_IV_LEN + MLKEM768_CT_LEN + DESCRIPTOR_COOKIE_LEN
+/** Entries are padded with fakes to a multiple of 16 (as Tor). */
+export const AUTH_ENTRY_BLOCK = 16
+export const MAX_AUTH_CLIENTS = 64
+/** SHAKE-256 output for one auth entry: CLIENT-ID (8) then COOKIE-KEY (32), as Tor's KEYS. */
+export const AUTH_KEYS_LEN = CLIENT_ID_LEN + DESCRIPTOR_COOKIE_LEN
+export const AUTH_ID_CONSTANT = 'veil-auth-client-id'
+export const AUTH_KEY_CONSTANT = 'veil-auth-cookie-key'
+
+/** ML-DSA signature contexts (FIPS 204 ctx, ≤ 255 bytes). */
+export const INNER_MLDSA_CONTEXT = 'veil/registry/inner-descriptor/v1'
+export const CATALOGUE_MLDSA_CONTEXT = 'veil/registry/catalogue/v1'
+export const CATALOGUE_ED25519_CONTEXT = 'veil/registry/catalogue/v1\0'
+export const INTRO_AUTH_CERT_CONTEXT = 'veil/registry/intro-auth-cert/v1\0'
+
+/** Catalogue digest version field and limits. */
+export const CATALOGUE_VERSION = 1
+export const MAX_CATALOGUE_TOOLS = 256
+export const MAX_CATALOGUE_SIZE = 1024 * 1024
+
+/** Largest inner plaintext: its fixed parts plus every variable part at its maximum. */
+export const INTRO_POINT_MAX_LEN =
+  MAX_PEER_ID_LEN + MAX_LINK_SPECIFIERS * (MAX_LINK_SPECIFIER_LEN + 3) + ED25519_PUBLIC_LEN +
+  ED25519_SIGNATURE_LEN + X25519_LEN + MLKEM768_EK_LEN + 32
+export const PRIVATE_CONTENT_MAX_LEN = SHA3_256_LEN + 16 + MAX_INTRO_POINTS * INTRO_POINT_MAX_LEN + 64
+export const INNER_CONTENT_MAX_LEN =
+  MAX_INTRO_POINTS * INTRO_POINT_MAX_LEN + POW_SEED_LEN + SHA3_256_LEN + 64 +
+  MLDSA65_PUBLIC_LEN + MLDSA65_SIGNATURE_LEN + 64 +
+  X25519_LEN + MAX_AUTH_CLIENTS * (AUTH_ENTRY_LEN + 3) +
+  LAYER_SALT_LEN + padLen(PRIVATE_CONTENT_MAX_LEN) + LAYER_MAC_LEN + 64
+
+/** Padded length of a layer plaintext carrying `n` content bytes. */
+export function padLen (n: number): number {
+  const total = LAYER_LENGTH_PREFIX_LEN + n
+  return Math.ceil(total / LAYER_PAD_BLOCK) * LAYER_PAD_BLOCK
+}
+
+/** The outer record holds one inner ciphertext plus ≈ 120 bytes of fields and framing. */
+export const OUTER_OVERHEAD = 160
+/** Largest record a storer accepts (Tor: 50,000 bytes; Veil's hybrid keys are larger). */
+export const MAX_DESCRIPTOR = LAYER_SALT_LEN + padLen(INNER_CONTENT_MAX_LEN) + LAYER_MAC_LEN + OUTER_OVERHEAD
+
+// ---------------------------------------------------------------------------
+// Keyword index
+// ---------------------------------------------------------------------------
+
+export const KEYWORD_NAMESPACE = 'veil-kw'
+export const KEYWORD_INDEX_PREFIX = 'veil-kw'
+export const KEYWORD_ENC_CONSTANT = 'veil-kw-entry-key'
+export const KEYWORD_ENTRY_VERSION = 1
+export const KEYWORD_SIGNING_CONTEXT = 'veil/registry/keyword-entry/v1\0'
+export const KEYWORD_POW_CONTEXT = 'veil/registry/keyword-pow/v1\0'
+/** A keyword is at most 64 characters after normalisation. */
+export const MAX_KEYWORD_LEN = 64
+export const MAX_ENTRIES_PER_KEY = 256
+/** Summary plaintext is padded to exactly this many bytes: every entry has one length. */
+export const SUMMARY_PADDED_LEN = 512
+export const MAX_SUMMARY_DESCRIPTION = 160
+export const POW_NONCE_LEN = 8
+/** Below this effort an entry is refused outright (Tor's PoW has no minimum; a storer
+ * cheaply refusing effort-0 floods keeps its eviction work small). */
+export const MIN_KEYWORD_EFFORT = 8
+export const KEYWORD_ENTRY_LIFETIME_SECONDS = DESCRIPTOR_LIFETIME_SECONDS
+export const MAX_ENTRY_SIZE = 1024
+
+// ---------------------------------------------------------------------------
+// Tool records
+// ---------------------------------------------------------------------------
+
+export const MAX_TOOL_NAME = 128
+export const MAX_TOOL_TITLE = 256
+export const MAX_TOOL_DESCRIPTION = 8 * 1024
+export const MAX_TAGS = 32
+export const MAX_TAG_LEN = 64
+export const MAX_SCHEMA_DEPTH = 32
+export const MAX_VERSION_LEN = 64
+export const TOOL_RECORD_VERSION = 1
+
+// ---------------------------------------------------------------------------
+// Replay caches
+// ---------------------------------------------------------------------------
+
+/** Bounds a replay cache: when full of unexpired digests, new ones are refused (fail closed). */
+export const DEFAULT_REPLAY_CACHE_SIZE = 100_000
