@@ -22,7 +22,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import {
-  createRelayHost, loadOrCreateIdentity, peerIdOfAddr, OnionKeyStore, Directory, signDescriptor, descriptorKey, fetchDirectory, serveDirRequest,
+  createRelayHost, loadOrCreateIdentity, peerIdOfAddr, secretsDumpEnabled, OnionKeyStore, Directory, signDescriptor, descriptorKey, fetchDirectory, serveDirRequest,
   systemClock, secureRng, shuffled, silentLog, ensureDir, LinkManager,
   DIR_PROTOCOL, LINK_PROTOCOL, DESCRIPTOR_LIFETIME_MS, DESCRIPTOR_VERSION, InvalidDescriptorError,
   type Clock, type Log, type RelayHost, type RelayDescriptor, type Link
@@ -318,6 +318,7 @@ export async function startRelayNode (opts: RelayNodeOptions): Promise<RelayNode
   }, { maxInboundStreams: 16 })
 
   log.info('relay started', { peer: self, addrs: publicAddrs().map(String).join(' ') })
+  if (secretsDumpEnabled()) log.warn('TEST MODE: this process writes every secret it generates to the file in VEIL_TEST_ONLY_SECRETS_DUMP', {})
 
   // Bootstrap: dial in bounded batches.
   const boots = (opts.bootstrap ?? []).map(b => multiaddr(b)).filter(b => peerIdOfAddr(b) !== self)
