@@ -78,3 +78,6 @@ export const HTTP_LEGACY_SESSIONS_MAX = 64
 /** The reverse-DNS `_meta` key for Veil's facts about a tool or a result. */
 export const META_KEY = 'net.veil/tool'
 export const STATUS_META_KEY = 'net.veil/status'
+
+/** One JSON-RPC message on a circuit stream: a result may be up to RESULT_MAX_BYTES, plus JSON overhead. */
+export const STREAM_MESSAGE_MAX_BYTES = RESULT_MAX_BYTES + 64 * 1024
