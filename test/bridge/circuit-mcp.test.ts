@@ -13,7 +13,9 @@ import { startRelayNode, type RelayNode } from '../../src/node/relay.ts'
 import { startClientNode, type ClientNode } from '../../src/node/client.ts'
 import { attachOnionRelay, attachCircuits, onionLinkHooks, type OnionRelay, type ClientCircuits } from '../../src/node/onion-glue.ts'
 import { StreamTargetTable } from '../../src/onion/index.ts'
-import { createProvider, type Provider } from '../../src/bridge/index.ts'
+import { createProvider, startBridge, type Provider } from '../../src/bridge/index.ts'
+import { overlayToolNetwork } from '../../src/bridge/overlay-network.ts'
+import { InMemoryTransport } from '@modelcontextprotocol/server'
 import { StreamTransport } from '../../src/bridge/stream-transport.ts'
 import { serveProviderStream } from '../../src/bridge/provider-server.ts'
 import { tempHome } from '../overlay/helpers.ts'
@@ -90,6 +92,43 @@ describe('MCP over a 3-hop circuit', { timeout: 60_000 }, () => {
       expect(circuitsServed).toBe(1)
     } finally {
       await mcp.close()
+    }
+  })
+
+  it('a bridge on the overlay ToolNetwork: MCP client → bridge → circuit → provider, results equal', async () => {
+    let circuitsBuilt = 0
+    const network = overlayToolNetwork({
+      connect: async (_address, o) => {
+        const path = relays.map(r => circuits.hop(r.peerId.toString())).filter(h => h !== undefined)
+        const circuit = await circuits.client.build(path, { signal: o.signal })
+        circuitsBuilt++
+        return await circuit.openStream('mcp', { signal: o.signal })
+      }
+    })
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
+    const running = await startBridge({ network, profile: 'fast', providers: [{ address: 'circuit-provider', tag: 'ex' }], serve: { kind: 'stdio', transport: serverSide } })
+    const mcp = new Client({ name: 'veil-test', version: '1' })
+    await mcp.connect(clientSide)
+    try {
+      let tools: string[] = []
+      const deadline = Date.now() + 20_000
+      while (!tools.includes('ex_echo')) {
+        tools = (await mcp.listTools()).tools.map(t => t.name)
+        if (Date.now() > deadline) throw new Error(`bridge catalogue never filled: ${tools.join(',')}`)
+        await new Promise(resolve => setTimeout(resolve, 100))
+      }
+      for (const [name, args] of EXAMPLE_CALLS.filter(([n]) => n !== 'count')) {
+        const via = await mcp.request({ method: 'tools/call', params: { name: `ex_${name}`, arguments: args } })
+        const direct = await provider.callTool(name, args, { signal: AbortSignal.timeout(20_000), caller: 'direct' })
+        expect(via.content, name).toEqual(direct.content)
+        expect(via.structuredContent, name).toEqual(direct.structuredContent)
+        expect(via.isError ?? false, name).toEqual(direct.isError ?? false)
+      }
+      expect(circuitsBuilt).toBe(1) // one circuit per provider and profile, reused for the catalogue and every call
+    } finally {
+      await mcp.close()
+      await running.close()
+      await network.close()
     }
   })
 })
