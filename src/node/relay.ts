@@ -25,7 +25,7 @@ import {
   createRelayHost, loadOrCreateIdentity, peerIdOfAddr, secretsDumpEnabled, OnionKeyStore, Directory, signDescriptor, descriptorKey, fetchDirectory, serveDirRequest,
   systemClock, secureRng, shuffled, silentLog, ensureDir, LinkManager,
   DIR_PROTOCOL, LINK_PROTOCOL, DESCRIPTOR_LIFETIME_MS, DESCRIPTOR_VERSION, InvalidDescriptorError,
-  type Clock, type Log, type RelayHost, type RelayDescriptor, type Link
+  type Clock, type Log, type RelayHost, type RelayDescriptor, type Link, type DhtNamespace
 } from '../overlay/index.ts'
 import { startControlServer, type ControlServer } from './control.ts'
 import { CELL_FORMAT_VERSION, CELL_SIZE_FOR_LINKS } from './versions.ts'
@@ -57,6 +57,8 @@ export interface RelayNodeOptions {
   /** Cells and link closures for the onion layer (src/node/onion-glue.ts binds these). */
   onCell?: (cell: Uint8Array, link: Link) => void
   onLinkClosed?: (link: Link, err?: Error) => void
+  /** Extra kad-dht namespaces (validator + selector), e.g. the registry's (src/node/registry-glue.ts). */
+  namespaces?: Record<string, DhtNamespace>
 }
 
 export interface RelayCounters {
@@ -127,6 +129,7 @@ export async function startRelayNode (opts: RelayNodeOptions): Promise<RelayNode
     datastore,
     clock,
     allowPrivateAddresses: testnet,
+    namespaces: opts.namespaces,
     inboundConnectionThreshold: testnet ? 1000 : 20
   })
   const peerId = host.peerId

@@ -194,3 +194,33 @@ export const TOOL_RECORD_VERSION = 1
 
 /** Bounds a replay cache: when full of unexpired digests, new ones are refused (fail closed). */
 export const DEFAULT_REPLAY_CACHE_SIZE = 100_000
+
+// ---------------------------------------------------------------------------
+// STORE / FETCH relay commands (store.ts)
+// ---------------------------------------------------------------------------
+
+/** Extension relay commands (src/onion RELAY_EXTENSION_MIN..MAX) the registry registers. */
+export const RELAY_REGISTRY_STORE = 80
+export const RELAY_REGISTRY_STORED = 81
+export const RELAY_REGISTRY_FETCH = 82
+export const RELAY_REGISTRY_FETCHED = 83
+/** Request id carried by every STORE/FETCH cell (u16): several requests may share a circuit's lifetime. */
+export const REQUEST_ID_LEN = 2
+/** Total length and offset of a chunked transfer (u32 each). */
+export const TRANSFER_LENGTH_LEN = 4
+export const TRANSFER_OFFSET_LEN = 4
+/** STORE chunk header: reqId | total | offset. */
+export const STORE_CHUNK_HEADER_LEN = REQUEST_ID_LEN + TRANSFER_LENGTH_LEN + TRANSFER_OFFSET_LEN
+/** STORED: reqId | status. */
+export const STORED_LEN = REQUEST_ID_LEN + 1
+/** FETCHED chunk header: reqId | status | total | offset. */
+export const FETCHED_HEADER_LEN = REQUEST_ID_LEN + 1 + TRANSFER_LENGTH_LEN + TRANSFER_OFFSET_LEN
+/** A stored key: "/" namespace "/" 32-byte hash — bounded well under a cell. */
+export const MAX_STORE_KEY_LEN = 128
+/** The STORE message: keyLen (u16) | key | value. */
+export const STORE_KEY_LENGTH_LEN = 2
+/** Defaults of a storer's limits (all configurable, all counted). */
+export const DEFAULT_MAX_STORES_PER_CIRCUIT = 2
+export const DEFAULT_MAX_STORES_PER_SECOND = 50
+export const DEFAULT_MAX_FETCHES_PER_CIRCUIT = 64
+export const DEFAULT_MAX_RECORDS_PER_NAMESPACE = 10_000

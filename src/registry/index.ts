@@ -19,9 +19,11 @@
  * sees; carry a counter or key across periods; accept a descriptor, entry or catalogue
  * before every check in its open/validate function has passed.
  *
- * Not in this module: placement over the directory (which relays store a key), the
- * STORE/FETCH relay commands, publishing and republish timers, the introduction and
- * rendezvous protocol — see docs/registry.md.
+ * Also exported: placement (pure: which relays store a key) and the registry's clocks
+ * (params.ts). The networked parts live beside it and are imported directly: store.ts
+ * (STORE/FETCH relay commands, the storer), client.ts (publish/fetch over circuits),
+ * publisher.ts (republish timers), session.ts (the provider session); src/node/registry-glue.ts
+ * binds them to nodes. Not built yet: introduction and rendezvous — see docs/registry.md.
  */
 export * from './constants.ts'
 export * from './errors.ts'
@@ -39,4 +41,6 @@ export * from './tool.ts'
 export * from './catalogue.ts'
 export * from './semver.ts'
 export * from './replay.ts'
+export * from './placement.ts'
+export * from './params.ts'
 export { ExpandedEd25519Key, MlDsaKeyPair, ed25519Verify, mldsaVerify } from './primitives.ts'
