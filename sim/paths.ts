@@ -63,8 +63,12 @@ export interface PathsResult {
   events: number
 }
 
-/** A synthetic directory and adversary, deterministic in (seed, params). */
-export function syntheticDirectory (p: PathsParams, seed: number): { relays: RelayCandidate[], adversarial: Uint8Array, dir: PathDirectory } {
+/**
+ * A synthetic directory and adversary, deterministic in (seed, params). `claims`, when
+ * given, are the relays' bandwidths (message mode draws them from its network model);
+ * otherwise they are log-normal around p.bandwidthMedian.
+ */
+export function syntheticDirectory (p: PathsParams, seed: number, claims?: Float64Array): { relays: RelayCandidate[], adversarial: Uint8Array, dir: PathDirectory } {
   const rng = SeededRng.derive(seed, 'paths-directory')
   const n = p.relays
   const subnets = Math.max(1, Math.round(n / p.relaysPerSubnet))
@@ -74,7 +78,7 @@ export function syntheticDirectory (p: PathsParams, seed: number): { relays: Rel
       id: `relay${i}`,
       subnet16: `s${rng.int(subnets)}`,
       family: [],
-      bandwidthClaim: Math.round(p.bandwidthMedian * Math.exp(p.bandwidthSigma * rng.normal()))
+      bandwidthClaim: claims !== undefined ? claims[i] : Math.round(p.bandwidthMedian * Math.exp(p.bandwidthSigma * rng.normal()))
     })
   }
   // families: consecutive groups among a random subset

@@ -21,6 +21,7 @@ import { cpus, hostname } from 'node:os'
 import { join } from 'node:path'
 import { linearFit, runDht, type DhtResult } from './dht.ts'
 import { runPaths, type PathsResult } from './paths.ts'
+import { runMessage, type MessageResult, type TargetRow } from './message.ts'
 import { csv, fmt, json, lineChart, type Series } from './report.ts'
 import { SeededRng } from './rng.ts'
 import { parseScenario, resolveScenario, scenarioToRaw, withField, type Scenario } from './scenario.ts'
@@ -45,6 +46,8 @@ export interface RunResults {
   /** Fit of mean hops against log2 N over the DHT sizes (when ≥ 2 sizes). */
   dhtFit?: { slope: number, intercept: number, r2: number }
   paths?: PathsResult
+  /** Message mode: one result per per-hop mean delay run. */
+  message?: MessageResult[]
 }
 
 export interface RunFacts {
@@ -52,6 +55,8 @@ export interface RunFacts {
   events_per_s: number
   wall_s: number
   sim_s: number
+  /** Message mode: tool-call messages (requests + responses) sent. */
+  messages: number
   wall_per_sim: number | null
   peak_rss_mb: number
   host: { hostname: string, platform: string, arch: string, cpus: number, cpu_model: string, node: string }
@@ -80,6 +85,10 @@ interface SimOutput {
   results: RunResults
   events: number
   simSeconds: number
+  /** Message mode: tool-call messages sent (requests + responses), all runs. */
+  messages: number
+  /** Message mode: per-target rows, per delay run (CSV only; not in summary.json). */
+  targets: TargetRow[][]
 }
 
 /** Run every mode of a resolved scenario in memory. Deterministic in (s, seed). */
@@ -87,6 +96,8 @@ function simulate (s: Scenario, seed: number, progress: (phase: string, f: numbe
   const results: RunResults = {}
   let events = 0
   let simSeconds = 0
+  let messages = 0
+  const targets: TargetRow[][] = []
   const parts = s.modes.length
   s.modes.forEach((mode, mi) => {
     if (mode === 'dht') {
@@ -100,14 +111,25 @@ function simulate (s: Scenario, seed: number, progress: (phase: string, f: numbe
         const f = linearFit(results.dht.map(r => Math.log2(r.nodes)), results.dht.map(r => r.meanHops))
         results.dhtFit = { slope: f.b, intercept: f.a, r2: f.r2 }
       }
-    } else {
+    } else if (mode === 'paths') {
       results.paths = runPaths(s.paths, seed, f => progress('paths', (mi + f) / parts))
       events += results.paths.events
       simSeconds = Math.max(simSeconds, s.paths.days * DAY_S)
+    } else {
+      const delays: Array<number | undefined> = s.message.perHopMeanDelayMs ?? [undefined]
+      results.message = delays.map((d, di) => {
+        const phase = `message${d === undefined ? '' : ` delay=${d}ms`}`
+        const r = runMessage(s.message, d, seed, f => progress(phase, (mi + (di + f) / delays.length) / parts))
+        events += r.result.events
+        messages += r.messages
+        targets.push(r.targets)
+        simSeconds = Math.max(simSeconds, s.message.durationS)
+        return r.result
+      })
     }
   })
   progress('done', 1)
-  return { results, events, simSeconds }
+  return { results, events, simSeconds, messages, targets }
 }
 
 function commit (): string | null {
@@ -118,7 +140,7 @@ function commit (): string | null {
   }
 }
 
-function facts (events: number, wallMs: number, simSeconds: number): RunFacts {
+function facts (events: number, wallMs: number, simSeconds: number, messages = 0): RunFacts {
   const wall = wallMs / 1000
   const c = cpus()
   return {
@@ -126,6 +148,7 @@ function facts (events: number, wallMs: number, simSeconds: number): RunFacts {
     events_per_s: wall > 0 ? Math.round(events / wall) : 0,
     wall_s: Number(wall.toFixed(3)),
     sim_s: simSeconds,
+    messages,
     wall_per_sim: simSeconds > 0 ? wall / simSeconds : null,
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
     host: { hostname: hostname(), platform: process.platform, arch: process.arch, cpus: c.length, cpu_model: c[0]?.model ?? '', node: process.version },
@@ -135,7 +158,7 @@ function facts (events: number, wallMs: number, simSeconds: number): RunFacts {
 }
 
 /** The deterministic files of one run, by name. */
-function runFiles (s: Scenario, seed: number, r: RunResults): Map<string, string> {
+function runFiles (s: Scenario, seed: number, r: RunResults, targets: TargetRow[][] = []): Map<string, string> {
   const files = new Map<string, string>()
   files.set('summary.json', json({ name: s.name, seed, scenario: { ...scenarioToRaw(s), seed }, results: r }))
   if (r.dht !== undefined) {
@@ -172,7 +195,59 @@ function runFiles (s: Scenario, seed: number, r: RunResults): Map<string, string
       series: [{ name: 'clients compromised', points: compromiseCdf.map((f, d) => [d, f] as const), step: true }]
     }))
   }
+  if (r.message !== undefined) messageFiles(files, s, r.message, targets)
   return files
+}
+
+const pctCols = (name: string): string[] => [`${name}_p50`, `${name}_p90`, `${name}_p99`]
+
+function messageFiles (files: Map<string, string>, s: Scenario, runs: MessageResult[], targets: TargetRow[][]): void {
+  const m = s.message
+  files.set('message_summary.csv', csv(
+    ['per_hop_mean_delay_ms', 'targets', 'entropy_mean', 'entropy_median', 'entropy_p10', 'degree_mean', 'effective_set_mean', 'effective_set_median',
+      'linked_fraction', 'epsilon_delta_0.05', 'epsilon_delta_0.01', 'mean_pool_at_release', 'mean_online_clients',
+      ...pctCols('latency_ms'), ...pctCols('link_ms'), ...pctCols('mixing_ms'), ...pctCols('queueing_ms'), ...pctCols('other_ms'),
+      'mean_link_ms', 'mean_mixing_ms', 'mean_queueing_ms', 'mean_other_ms', ...pctCols('circuit_build_ms'),
+      'calls_issued', 'calls_completed', 'calls_failed', 'calls_censored', 'delivery_success',
+      'real_cells_sent', 'loop_cells_sent', 'drop_cells_sent', 'cover_overhead', 'cover_share',
+      'adversary_weight_share', 'circuits_compromised_fraction', 'calls_end_to_end_observed_fraction', 'cells_lost', 'events'],
+    runs.map(x => [x.perHopMeanDelayMs, x.targetsMeasured, x.entropyMean, x.entropyMedian, x.entropyP10, x.degreeMean, x.effectiveSetMean, x.effectiveSetMedian,
+      x.linkedFraction, x.epsilonDelta05, x.epsilonDelta01, x.meanPoolAtRelease, x.meanOnlineClients,
+      x.latencyMs.p50, x.latencyMs.p90, x.latencyMs.p99, x.linkMs.p50, x.linkMs.p90, x.linkMs.p99, x.mixingMs.p50, x.mixingMs.p90, x.mixingMs.p99,
+      x.queueingMs.p50, x.queueingMs.p90, x.queueingMs.p99, x.otherMs.p50, x.otherMs.p90, x.otherMs.p99,
+      x.meanSplitMs.link, x.meanSplitMs.mixing, x.meanSplitMs.queueing, x.meanSplitMs.other, x.circuitBuildMs.p50, x.circuitBuildMs.p90, x.circuitBuildMs.p99,
+      x.callsIssued, x.callsCompleted, x.callsFailed, x.callsCensored, x.deliverySuccess,
+      x.realCellsSent, x.loopCellsSent, x.dropCellsSent, x.coverOverhead, x.coverShare,
+      x.adversaryWeightShare, x.circuitsCompromisedFraction, x.callsEndToEndObservedFraction, x.cellsLost, x.events])))
+  files.set('message_latency_cdf.csv', csv(['per_hop_mean_delay_ms', 'quantile', 'latency_ms'],
+    runs.flatMap(x => x.latencyCdf.map((v, q) => [x.perHopMeanDelayMs, q / 100, v]))))
+  if (m.entropy) {
+    files.set('message_targets.csv', csv(['per_hop_mean_delay_ms', 'target', 'sender', 'online_clients', 'entropy_bits', 'p_true_sender', 'support'],
+      runs.flatMap((x, i) => (targets[i] ?? []).map((t, j) => [x.perHopMeanDelayMs, j, t.sender, t.online, t.entropy, t.pTrue, t.support]))))
+  }
+  files.set('message-latency-cdf.svg', lineChart({
+    id: 'msg-latency',
+    title: `Tool-call latency CDF (${m.profile}, ${m.hops} hops, ${m.relays} relays, ${m.clients} clients)`,
+    xLabel: 'end-to-end latency (ms)',
+    yLabel: 'fraction of completed calls',
+    yMin: 0,
+    yMax: 1,
+    series: runs.map(x => ({ name: `mean ${fmt(x.perHopMeanDelayMs)} ms/hop`, points: x.latencyCdf.map((v, q) => [v, q / 100] as const), step: true }))
+  }))
+  if (m.entropy) {
+    const pts = runs.filter(x => x.entropyMean !== null)
+    files.set('message-entropy-vs-delay.svg', lineChart({
+      id: 'msg-entropy',
+      title: `Sender entropy vs per-hop mean delay (${m.clients} clients, ${m.relays} relays, cover ${m.coverPerSec === null ? m.profile : fmt(m.coverPerSec)} cells/s)`,
+      xLabel: 'per-hop mean delay (ms)',
+      yLabel: 'bits',
+      yMin: 0,
+      series: [
+        { name: 'mean H', points: pts.map(x => [x.perHopMeanDelayMs, x.entropyMean ?? 0] as const) },
+        { name: 'median H', points: pts.map(x => [x.perHopMeanDelayMs, x.entropyMedian ?? 0] as const), dashed: true }
+      ]
+    }))
+  }
 }
 
 async function writeAll (outDir: string, files: Map<string, string>): Promise<string[]> {
@@ -193,8 +268,8 @@ export async function runScenario (input: ScenarioInput, opts: RunOptions): Prom
   const seed = opts.seed ?? s.seed
   const t0 = performance.now()
   const out = simulate(s, seed, (phase, fraction) => opts.onProgress?.({ phase, fraction }))
-  const f = facts(out.events, performance.now() - t0, out.simSeconds)
-  const files = runFiles(s, seed, out.results)
+  const f = facts(out.events, performance.now() - t0, out.simSeconds, out.messages)
+  const files = runFiles(s, seed, out.results, out.targets)
   files.set('run.json', json(f))
   const names = await writeAll(opts.outDir, files)
   return { scenario: s, seed, results: out.results, facts: f, files: names }
@@ -263,6 +338,17 @@ function flatten (r: RunResults): Record<string, number | null> {
     m['paths.medianDaysToFirstCompromise'] = p.medianDaysToFirstCompromise
     m['paths.adversaryWeightShare'] = p.adversaryWeightShare
   }
+  for (const x of r.message ?? []) {
+    const k = `message.d${x.perHopMeanDelayMs}`
+    m[`${k}.entropyMean`] = x.entropyMean
+    m[`${k}.degreeMean`] = x.degreeMean
+    m[`${k}.effectiveSetMean`] = x.effectiveSetMean
+    m[`${k}.epsilonDelta05`] = x.epsilonDelta05
+    m[`${k}.latencyP50Ms`] = x.latencyMs.p50
+    m[`${k}.latencyP99Ms`] = x.latencyMs.p99
+    m[`${k}.deliverySuccess`] = x.deliverySuccess
+    m[`${k}.coverOverhead`] = x.coverOverhead
+  }
   return m
 }
 
@@ -307,6 +393,7 @@ export async function sweepScenario (input: ScenarioInput, o: SweepOptions): Pro
   const t0 = performance.now()
   let events = 0
   let simSeconds = 0
+  let messages = 0
   const tasks: TaskResult[] = []
   mine.forEach((t, k) => {
     const vi = Math.floor(t / meta.runs)
@@ -315,9 +402,10 @@ export async function sweepScenario (input: ScenarioInput, o: SweepOptions): Pro
     const out = simulate(scenarios[vi], seed, (phase, f) => o.onProgress?.({ phase: `task ${k + 1}/${mine.length}: ${phase}`, fraction: (k + f) / mine.length }))
     events += out.events
     simSeconds += out.simSeconds
+    messages += out.messages
     tasks.push({ task: t, value: meta.values[vi], run, seed, metrics: flatten(out.results) })
   })
-  const f = facts(events, performance.now() - t0, simSeconds)
+  const f = facts(events, performance.now() - t0, simSeconds, messages)
   const files = o.shard === undefined
     ? sweepFiles(meta, tasks)
     : new Map([[`shard-${o.shard.i}-of-${o.shard.n}.json`, json({ format: SHARD_FORMAT, meta, shard: o.shard, tasks })]])
@@ -402,7 +490,7 @@ function sweepFiles (meta: SweepMeta, tasks: readonly TaskResult[]): Map<string,
   // one plot per headline metric suffix (x: the parameter's value, or its index when not numeric)
   const numeric = meta.values.every(v => typeof v === 'number')
   const x = (v: ParamValue, i: number): number => typeof v === 'number' && numeric ? v : i
-  for (const suffix of ['meanHops', 'successRate', 'compromisedFraction', 'clientsCompromisedFraction']) {
+  for (const suffix of ['meanHops', 'successRate', 'compromisedFraction', 'clientsCompromisedFraction', 'entropyMean', 'latencyP50Ms', 'deliverySuccess']) {
     const keys = metrics.filter(m => m.endsWith(`.${suffix}`))
     if (keys.length === 0) continue
     const series: Series[] = keys.map(k => ({

@@ -11,11 +11,14 @@
 import { parse as parseYaml } from 'yaml'
 import { KAD_ALPHA, KAD_DISJOINT_PATHS, KAD_K, KAD_PREFIX_LENGTH, type DhtParams, type TableShape } from './dht.ts'
 import type { PathsParams } from './paths.ts'
+import type { ChurnParams, MessageParams } from './message.ts'
+import { DEFAULT_GEOGRAPHY, DIST_KINDS, type Dist, type GeographyParams } from './engine/network.ts'
+import { PROFILE_NAMES, type ProfileName } from '../src/mix/index.ts'
 import { ScenarioError } from './errors.ts'
 import { DEFAULT_PATH_LENGTH, MAX_PATH_LENGTH, MIN_PATH_LENGTH, BANDWIDTH_CAP_MEDIAN_MULTIPLE } from '../src/onion/path/index.ts'
 
-export type Mode = 'dht' | 'paths'
-export const MODES: readonly Mode[] = ['dht', 'paths']
+export type Mode = 'dht' | 'paths' | 'message'
+export const MODES: readonly Mode[] = ['dht', 'paths', 'message']
 
 export interface Scenario {
   name: string
@@ -23,7 +26,21 @@ export interface Scenario {
   modes: Mode[]
   dht: Omit<DhtParams, 'nodes'> & { nodes: number[] }
   paths: PathsParams
+  message: MessageParams
 }
+
+/** Default client session: Weibull, median 30 min, shape 0.6 (heavy-tailed, as P2P session measurements find). */
+export const DEFAULT_SESSION: Dist = { kind: 'weibull', median: 1800, shape: 0.6 }
+/** Default downtime between sessions: exponential, mean 15 min. */
+export const DEFAULT_DOWNTIME: Dist = { kind: 'exp', mean: 900 }
+/** Relay uplinks, bytes/s: log-normal, median 2.5 MB/s (20 Mbit/s), σ 1. */
+export const DEFAULT_RELAY_BANDWIDTH: Dist = { kind: 'lognormal', median: 2_500_000, sigma: 1 }
+/** Client uplinks: median 1.25 MB/s (10 Mbit/s), σ 0.7. */
+export const DEFAULT_CLIENT_BANDWIDTH: Dist = { kind: 'lognormal', median: 1_250_000, sigma: 0.7 }
+/** Provider uplinks: median 12.5 MB/s (100 Mbit/s), σ 0.5. */
+export const DEFAULT_PROVIDER_BANDWIDTH: Dist = { kind: 'lognormal', median: 12_500_000, sigma: 0.5 }
+/** Most nodes of one kind in message mode (typed arrays sized by it). */
+export const MAX_MESSAGE_NODES = 10_000_000
 
 /** Largest DHT the model accepts (memory ≈ 1,280 contacts × 4 B per node in kad-dht shape). */
 export const MAX_DHT_NODES = 1_000_000
@@ -42,6 +59,11 @@ class Reader {
 
   get (path: string): unknown {
     this.#used.add(path)
+    return this.peek(path)
+  }
+
+  /** The value at `path` without marking it read (its children are still checked for unknown fields). */
+  peek (path: string): unknown {
     let cur: unknown = this.#root
     const parts = path.split('.')
     for (let i = 0; i < parts.length; i++) {
@@ -101,6 +123,38 @@ class Reader {
       if (!out.includes(m)) out.push(m)
     })
     return out
+  }
+
+  /** A distribution: { dist: weibull, median, shape } | { dist: exp, mean } | { dist: lognormal, median, sigma } | { dist: fixed, value }. */
+  dist (path: string, def: Dist): Dist {
+    const v = this.peek(path)
+    if (v === undefined) { this.#used.add(path); return def }
+    if (!isObject(v)) throw new ScenarioError(path, `expected a distribution such as { dist: exp, mean: 5 }, got ${JSON.stringify(v)}`)
+    const kind = this.oneOf(`${path}.dist`, 'exp' as Dist['kind'], DIST_KINDS)
+    if (v.dist === undefined) throw new ScenarioError(`${path}.dist`, `missing: one of ${DIST_KINDS.join(', ')}`)
+    const pos = { min: Number.MIN_VALUE }
+    switch (kind) {
+      case 'weibull': return { kind, median: this.req(`${path}.median`, pos), shape: this.req(`${path}.shape`, { min: 0.05, max: 20 }) }
+      case 'exp': return { kind, mean: this.req(`${path}.mean`, { min: 0 }) }
+      case 'lognormal': return { kind, median: this.req(`${path}.median`, pos), sigma: this.req(`${path}.sigma`, { min: 0, max: 10 }) }
+      case 'fixed': return { kind, value: this.req(`${path}.value`, { min: 0 }) }
+    }
+  }
+
+  /** A required number. */
+  req (path: string, o: { int?: boolean, min?: number, max?: number }): number {
+    const v = this.get(path)
+    if (v === undefined) throw new ScenarioError(path, 'missing')
+    return checkNum(path, v, o)
+  }
+
+  /** Churn: `none`, or { session: dist, downtime: dist } (seconds). */
+  churn (path: string, def: ChurnParams | null): ChurnParams | null {
+    const v = this.peek(path)
+    if (v === undefined) { this.#used.add(path); return def }
+    if (v === 'none') { this.#used.add(path); return null }
+    if (!isObject(v)) throw new ScenarioError(path, `expected none or { session: …, downtime: … }, got ${JSON.stringify(v)}`)
+    return { session: this.dist(`${path}.session`, def?.session ?? DEFAULT_SESSION), downtime: this.dist(`${path}.downtime`, def?.downtime ?? DEFAULT_DOWNTIME) }
   }
 
   /** Throw on any leaf field that no reader asked for. */
@@ -167,12 +221,144 @@ export function resolveScenario (input: unknown): Scenario {
       bandwidthSigma: r.num('paths.bandwidthSigma', 1, { min: 0, max: 10 }),
       adversaryFraction: r.num('paths.adversary.fraction', 0.1, { min: 0, max: 1 }),
       adversaryBy: r.oneOf('paths.adversary.by', 'count', ['count', 'bandwidth'] as const)
+    },
+    message: {
+      durationS: r.num('message.durationS', 600, { min: 1, max: 365 * 86_400 }),
+      warmupS: r.num('message.warmupS', 60, { min: 0 }),
+      relays: r.num('message.relays', 100, { int: true, min: 2, max: MAX_MESSAGE_NODES }),
+      clients: r.num('message.clients', 1000, { int: true, min: 1, max: MAX_MESSAGE_NODES }),
+      providers: r.num('message.providers', 20, { int: true, min: 1, max: MAX_MESSAGE_NODES }),
+      hops: r.num('message.hops', DEFAULT_PATH_LENGTH, { int: true, min: MIN_PATH_LENGTH, max: MAX_PATH_LENGTH }),
+      profile: r.oneOf('message.profile', 'balanced' as ProfileName, PROFILE_NAMES),
+      perHopMeanDelayMs: r.get('message.perHopMeanDelayMs') === undefined ? null : r.numList('message.perHopMeanDelayMs', [], { min: 0, max: 1000 }),
+      coverPerSec: r.get('message.cover.perSec') === undefined ? null : r.num('message.cover.perSec', 0, { min: 0, max: 1000 }),
+      loopShare: r.get('message.cover.loopShare') === undefined ? null : r.num('message.cover.loopShare', 0.5, { min: 0, max: 1 }),
+      callIntervalS: r.num('message.callIntervalS', 600, { min: 0.001 }),
+      requestBytes: r.num('message.requestBytes', 3000, { int: true, min: 0, max: 1 << 26 }),
+      responseBytes: r.num('message.responseBytes', 6000, { int: true, min: 0, max: 1 << 26 }),
+      providerServiceMs: r.num('message.providerServiceMs', 20, { min: 0 }),
+      circuitLifetimeS: r.num('message.circuitLifetimeS', 600, { min: 1 }),
+      callTimeoutS: r.num('message.callTimeoutS', 60, { min: 0.001 }),
+      targets: r.num('message.targets', 1000, { int: true, min: 1 }),
+      entropy: r.bool('message.entropy', true),
+      guards: r.bool('message.guards', true),
+      weighting: r.oneOf('message.weighting', 'bandwidth', ['bandwidth', 'uniform'] as const),
+      relaysPerSubnet: r.num('message.relaysPerSubnet', 1.5, { min: 1 }),
+      familyFraction: r.num('message.familyFraction', 0.2, { min: 0, max: 1 }),
+      familySize: r.num('message.familySize', 3, { int: true, min: 2, max: 64 }),
+      adversaryFraction: r.num('message.adversary.fraction', 0.1, { min: 0, max: 1 }),
+      adversaryBy: r.oneOf('message.adversary.by', 'bandwidth', ['count', 'bandwidth'] as const),
+      observeClients: r.num('message.adversary.observeClients', 0, { min: 0, max: 1 }),
+      observeProviders: r.num('message.adversary.observeProviders', 0, { min: 0, max: 1 }),
+      clientChurn: r.churn('message.churn.clients', { session: DEFAULT_SESSION, downtime: DEFAULT_DOWNTIME }),
+      relayChurn: r.churn('message.churn.relays', null),
+      geography: geography(r),
+      relayBandwidth: r.dist('message.bandwidth.relays', DEFAULT_RELAY_BANDWIDTH),
+      clientBandwidth: r.dist('message.bandwidth.clients', DEFAULT_CLIENT_BANDWIDTH),
+      providerBandwidth: r.dist('message.bandwidth.providers', DEFAULT_PROVIDER_BANDWIDTH),
+      cellCryptoUs: r.num('message.costs.cellCryptoUs', 20, { min: 0 }),
+      handshakeMs: r.num('message.costs.handshakeMs', 1, { min: 0 }),
+      connectRtts: r.num('message.costs.connectRtts', 2, { min: 0 }),
+      buildTimeoutMs: r.num('message.costs.buildTimeoutMs', 10_000, { min: 0 })
     }
   }
+  if (s.modes.includes('message') && s.message.profile === 'paranoid') throw new ScenarioError('message.profile', "paranoid's constant-rate send stream is not modelled yet: use fast or balanced")
+  if (s.message.warmupS >= s.message.durationS) throw new ScenarioError('message.warmupS', 'must be shorter than message.durationS')
   if (s.paths.layer2 && s.paths.pathLength < 3) throw new ScenarioError('paths.pathLength', 'a layer-2 path needs ≥ 3 hops')
+  if (s.message.hops > s.message.relays) throw new ScenarioError('message.hops', 'more hops than relays')
   if (s.paths.layer2 && !s.paths.guards) throw new ScenarioError('paths.layer2', 'needs paths.guards: true')
   r.rejectUnknown()
   return s
+}
+
+function geography (r: Reader): GeographyParams {
+  const d = DEFAULT_GEOGRAPHY
+  const rawRegions = r.get('message.network.regions')
+  const rawBase = r.get('message.network.baseMs')
+  let regions = d.regions
+  let baseMs = d.baseMs
+  if (rawRegions !== undefined || rawBase !== undefined) {
+    if (rawRegions === undefined) throw new ScenarioError('message.network.regions', 'required with message.network.baseMs')
+    if (rawBase === undefined) throw new ScenarioError('message.network.baseMs', 'required with message.network.regions')
+    if (!Array.isArray(rawRegions) || rawRegions.length === 0 || rawRegions.length > 255) throw new ScenarioError('message.network.regions', 'expected a list of 1..255 { name, weight }')
+    regions = rawRegions.map((x: unknown, i: number) => {
+      const p = `message.network.regions[${i}]`
+      if (!isObject(x)) throw new ScenarioError(p, 'expected { name, weight }')
+      for (const k of Object.keys(x)) if (k !== 'name' && k !== 'weight') throw new ScenarioError(`${p}.${k}`, 'unknown field')
+      if (typeof x.name !== 'string') throw new ScenarioError(`${p}.name`, 'expected a string')
+      return { name: x.name, weight: checkNum(`${p}.weight`, x.weight, { min: 0 }) }
+    })
+    if (!regions.some(x => x.weight > 0)) throw new ScenarioError('message.network.regions', 'at least one weight must be > 0')
+    const n = regions.length
+    if (!Array.isArray(rawBase) || rawBase.length !== n) throw new ScenarioError('message.network.baseMs', `expected ${n} rows (one per region)`)
+    baseMs = rawBase.map((row: unknown, i: number) => {
+      if (!Array.isArray(row) || row.length !== n) throw new ScenarioError(`message.network.baseMs[${i}]`, `expected ${n} numbers`)
+      return row.map((v: unknown, j: number) => checkNum(`message.network.baseMs[${i}][${j}]`, v, { min: 0 }))
+    })
+  }
+  return {
+    regions,
+    baseMs,
+    radiusKm: r.num('message.network.radiusKm', d.radiusKm, { min: 0 }),
+    msPerKm: r.num('message.network.msPerKm', d.msPerKm, { min: 0 }),
+    accessMs: r.dist('message.network.accessMs', d.accessMs),
+    jitterMs: r.num('message.network.jitterMs', d.jitterMs, { min: 0 })
+  }
+}
+
+function distToRaw (d: Dist): Raw {
+  const { kind, ...rest } = d
+  return { dist: kind, ...rest }
+}
+
+function churnToRaw (c: ChurnParams | null): Raw | string {
+  return c === null ? 'none' : { session: distToRaw(c.session), downtime: distToRaw(c.downtime) }
+}
+
+/** Raw (YAML-named) form of the message section. */
+export function messageToRaw (m: MessageParams): Raw {
+  const raw: Raw = {
+    durationS: m.durationS,
+    warmupS: m.warmupS,
+    relays: m.relays,
+    clients: m.clients,
+    providers: m.providers,
+    hops: m.hops,
+    profile: m.profile
+  }
+  if (m.perHopMeanDelayMs !== null) raw.perHopMeanDelayMs = [...m.perHopMeanDelayMs]
+  const cover: Raw = {}
+  if (m.coverPerSec !== null) cover.perSec = m.coverPerSec
+  if (m.loopShare !== null) cover.loopShare = m.loopShare
+  if (Object.keys(cover).length > 0) raw.cover = cover
+  Object.assign(raw, {
+    callIntervalS: m.callIntervalS,
+    requestBytes: m.requestBytes,
+    responseBytes: m.responseBytes,
+    providerServiceMs: m.providerServiceMs,
+    circuitLifetimeS: m.circuitLifetimeS,
+    callTimeoutS: m.callTimeoutS,
+    targets: m.targets,
+    entropy: m.entropy,
+    guards: m.guards,
+    weighting: m.weighting,
+    relaysPerSubnet: m.relaysPerSubnet,
+    familyFraction: m.familyFraction,
+    familySize: m.familySize,
+    adversary: { fraction: m.adversaryFraction, by: m.adversaryBy, observeClients: m.observeClients, observeProviders: m.observeProviders },
+    churn: { clients: churnToRaw(m.clientChurn), relays: churnToRaw(m.relayChurn) },
+    network: {
+      regions: m.geography.regions.map(x => ({ ...x })),
+      baseMs: m.geography.baseMs.map(row => [...row]),
+      radiusKm: m.geography.radiusKm,
+      msPerKm: m.geography.msPerKm,
+      accessMs: distToRaw(m.geography.accessMs),
+      jitterMs: m.geography.jitterMs
+    },
+    bandwidth: { relays: distToRaw(m.relayBandwidth), clients: distToRaw(m.clientBandwidth), providers: distToRaw(m.providerBandwidth) },
+    costs: { cellCryptoUs: m.cellCryptoUs, handshakeMs: m.handshakeMs, connectRtts: m.connectRtts, buildTimeoutMs: m.buildTimeoutMs }
+  })
+  return raw
 }
 
 /** Parse YAML text and resolve it. YAML syntax errors become ScenarioError(''). */
@@ -209,6 +395,7 @@ export function scenarioToRaw (s: Scenario): Raw {
     seed: s.seed,
     modes: [...s.modes],
     dht: { ...s.dht, nodes: [...s.dht.nodes] },
-    paths: { ...paths, rules: { subnet: rules.distinctSubnet, family: rules.distinctFamily }, adversary: { fraction: adversaryFraction, by: adversaryBy } }
+    paths: { ...paths, rules: { subnet: rules.distinctSubnet, family: rules.distinctFamily }, adversary: { fraction: adversaryFraction, by: adversaryBy } },
+    message: messageToRaw(s.message)
   }
 }

@@ -66,5 +66,5 @@ export {
 } from './cover.ts'
 export { type RelayId, type LoopStats, type LoopTrackerOptions, LoopTracker } from './loops.ts'
 export {
-  type ForwardScheduler, type DropReason, type MixSchedulerOptions, type MixSchedulerStats, MixScheduler, TimerDriver
+  type ForwardScheduler, type DropReason, laneReleaseTime, type MixSchedulerOptions, type MixSchedulerStats, MixScheduler, TimerDriver
 } from './scheduler.ts'
