@@ -63,10 +63,15 @@ afterAll(async () => {
 describe(`registry on ${N} relays`, { timeout: 60_000 }, () => {
   it('publish (current + next period) → lookup by address → public provider → catalogue matching the digest; no DHT query from cells', async () => {
     const spy = countDhtQueries(net.relays)
+    const before = periodAt(Date.now(), params.periods)
     await publisher.start()
+    const after = periodAt(Date.now(), params.periods)
     expect(publisher.last.map(r => r.ok)).toEqual([true, true])
     expect(publisher.last.map(r => r.attempted)).toEqual([8, 8])
-    const p = periodAt(Date.now(), params.periods)
+    // testnet periods are short: a boundary may fall while publishing, so the current
+    // period is the one at the start or at the end of the publish
+    const p = publisher.last[0].period
+    expect([before, after]).toContain(p)
     expect(publisher.last.map(r => r.period)).toEqual([p, p + 1])
     expect(publisher.dueAt).toBeLessThan(Infinity)
 
