@@ -1,8 +1,16 @@
 /**
  * veilnet: an anonymous onion-routed overlay for MCP tools on libp2p.
  *
- * This entry point grows with the code; for now it exports the CLI entry and the
- * protocol versions.
+ * ```ts
+ * import { connect } from 'veilnet'
+ * const veil = await connect()                     // bootstrap option, or the running testnet
+ * await veil.listTools(address)                    // the provider's signed, verified catalogue
+ * await veil.callTool(address, 'echo', { text: 'hi' })
+ * await veil.close()
+ * ```
+ *
+ * Also: the CLI entry (`main`), relays, client nodes and testnets, the MCP bridge and
+ * public-mode providers on the overlay. See examples/consumer.ts.
  */
 export { main } from './cli/main.ts'
 export type { MainIo } from './cli/main.ts'
@@ -17,3 +25,14 @@ export { startClientNode } from './node/client.ts'
 export type { ClientNode, ClientNodeOptions } from './node/client.ts'
 export { startTestnet } from './node/testnet.ts'
 export type { Testnet, TestnetOptions, TestnetInfo } from './node/testnet.ts'
+
+// The anonymous consumer, the bridge and providers on the overlay.
+export { connect, SEARCH_NOT_AVAILABLE, startOverlayBridge, startOverlayProvider, ToolNetworkError } from './bridge/index.ts'
+export type {
+  VeilClient, VeilConnectOptions, VeilCallOptions, VeilCallResult, StartOverlayBridgeOptions, RunningOverlayBridge,
+  StartOverlayProviderOptions, RunningOverlayProvider, ToolNetworkErrorCode, ProgressUpdate, PrivacyProfile
+} from './bridge/index.ts'
+export { startProviderNode, MCP_TARGET } from './node/provider-node.ts'
+export type { ProviderNode, ProviderNodeOptions, ProviderService } from './node/provider-node.ts'
+export { startConsumerNode, ProviderLookupError } from './node/consumer-node.ts'
+export type { ConsumerNode, ConsumerNodeOptions, ProviderConnection } from './node/consumer-node.ts'

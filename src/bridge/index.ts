@@ -39,8 +39,12 @@
  *   duration, outcome and sizes only);
  * - import from src/cli (the CLI imports the bridge, not the reverse).
  *
- * Not in this module: circuits, rendezvous and the registry (the overlay ToolNetwork is
- * wired in src/node); flag parsing (src/cli).
+ * On the overlay: {@link startOverlayBridge} (a bridge whose ToolNetwork is a consumer
+ * node's circuits), {@link startOverlayProvider} (a public-mode provider node wrapping an
+ * MCP server) and {@link connect} (the consumer as a library) — overlay.ts, consumer.ts.
+ *
+ * Not in this module: circuits, rendezvous and the registry (src/node); flag parsing
+ * (src/cli). Hidden providers (rendezvous) are not built yet.
  */
 import type { Transport } from '@modelcontextprotocol/server'
 import { createBridge, type Bridge, type BridgeCoreOptions } from './server.ts'
@@ -60,6 +64,12 @@ export type { Pin, PinState } from './store.ts'
 export { ToolNetworkError, ProviderLimitError, BridgeUsageError, RemoteDefinitionError } from './errors.ts'
 export type { ToolNetworkErrorCode } from './errors.ts'
 export { EXPOSED_NAME_PATTERN, META_KEY } from './constants.ts'
+export { overlayToolNetwork } from './overlay-network.ts'
+export type { OverlayToolNetworkOptions, ConnectOptions } from './overlay-network.ts'
+export { startOverlayBridge, startOverlayProvider, providerService, consumerToolNetwork, catalogueTools } from './overlay.ts'
+export type { StartOverlayBridgeOptions, RunningOverlayBridge, StartOverlayProviderOptions, RunningOverlayProvider, ConsumerToolNetwork } from './overlay.ts'
+export { connect, SEARCH_NOT_AVAILABLE } from './consumer.ts'
+export type { VeilClient, VeilConnectOptions, VeilCallOptions, VeilCallResult } from './consumer.ts'
 
 export type BridgeServe =
   | { readonly kind: 'stdio', readonly transport?: Transport }
@@ -105,9 +115,8 @@ export interface RunningProvider {
 }
 
 /**
- * Starts a provider: connects to the wrapped server and builds its catalogue. Publishing
- * the descriptor and serving rendezvous circuits is the overlay's part (to be wired); until
- * then, hand `provider` to {@link localToolNetwork}.
+ * Starts a provider in this process only: connects to the wrapped server and builds its
+ * catalogue (for {@link localToolNetwork}). On the network: {@link startOverlayProvider}.
  */
 export async function startProvider (options: ProviderOptions): Promise<RunningProvider> {
   const provider = createProvider(options)

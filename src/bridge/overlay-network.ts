@@ -27,6 +27,14 @@ export interface ConnectOptions {
 export interface OverlayToolNetworkOptions {
   /** Open a stream to the provider's MCP endpoint over a fresh circuit. */
   connect: (address: string, opts: ConnectOptions) => Promise<MessageStreamLike>
+  /**
+   * The provider's catalogue as the registry vouches for it: the signed catalogue, checked
+   * against the digest in the provider's descriptor (registry session CATALOGUE over the
+   * provider's circuit). When given, listTools uses it instead of the unauthenticated MCP
+   * `tools/list`; the MCP session is still opened first, so `list_changed` is heard.
+   * Returns tool definitions (`version` included), still untrusted input for the bridge.
+   */
+  catalogue?: (address: string, signal: AbortSignal) => Promise<readonly unknown[]>
   /** Keyword search in the registry (untrusted hits); none means search finds nothing. */
   search?: (words: string, signal: AbortSignal) => Promise<readonly unknown[]>
   status?: () => NetworkStatus
@@ -101,6 +109,13 @@ export function overlayToolNetwork (opts: OverlayToolNetworkOptions): ToolNetwor
   return {
     async listTools (address, signal) {
       const s = await session(address, 'fast', signal)
+      if (opts.catalogue !== undefined) {
+        try {
+          return await opts.catalogue(address, signal)
+        } catch (err) {
+          throw failed(address, err, signal)
+        }
+      }
       try {
         const r = await s.client.request({ method: 'tools/list', params: {} }, { signal })
         return r.tools

@@ -9,8 +9,8 @@
  * Two implementations:
  * - {@link localToolNetwork} (here): talks to {@link Provider}s in this process directly —
  *   exactly what a provider does on the far side of a circuit. Tests and local setups.
- * - the overlay ToolNetwork (to be wired in src/node): one circuit per provider,
- *   rendezvous, the registry for `searchTools`. It must keep this contract:
+ * - the overlay ToolNetwork (overlay-network.ts + overlay.ts over src/node's consumer
+ *   node): one circuit per provider, the signed catalogue from the registry. It keeps this contract:
  *   - failures are thrown as {@link ToolNetworkError} with the right `code` (the bridge
  *     retries only `retryable` ones, and only for read-only/idempotent tools);
  *   - `options.signal` aborts the call and carries cancellation to the provider;

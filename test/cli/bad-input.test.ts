@@ -117,8 +117,8 @@ describe('bad input exits 2 with one line', { timeout: 30_000 }, () => {
     await expectBadInput([], { VEIL_HOME: await home() }, /^veil: no command given/)
   })
 
-  it('a command that comes later', async () => {
-    await expectBadInput(['provide', '--stdio', '--', 'node', 'server.js'], { VEIL_HOME: await home() }, /^veil: 'veil provide' is not available yet/)
+  it('provide without a server, and with no network', async () => {
+    await expectBadInput(['provide', '--stdio'], { VEIL_HOME: await home() }, /^veil: --stdio needs the server command after --/)
   })
 })
 

@@ -18,9 +18,7 @@ function coming (name: string, summary: string): Command {
   }
 }
 
-export const comingCommands: readonly Command[] = [
-  coming('bridge', 'serve overlay tools to a local MCP client (stdio or HTTP)'),
-  coming('provide', 'offer an MCP server\'s tools as a hidden provider'),
-  coming('tools', 'list the tools reachable through the overlay'),
-  coming('call', 'call one tool through the overlay')
-]
+/** Nothing is waiting right now: bridge, provide, tools and call are available. */
+export const comingCommands: readonly Command[] = []
+
+export { coming }

@@ -10,6 +10,10 @@ import { statusCommand } from './status.ts'
 import { testnetCommand } from './testnet.ts'
 import { versionCommand } from './version.ts'
 import { simCommand } from './sim.ts'
+import { bridgeCommand } from './bridge.ts'
+import { provideCommand } from './provide.ts'
+import { toolsCommand } from './tools.ts'
+import { callCommand } from './call.ts'
 
 export const COMMANDS: readonly Command[] = [
   relayCommand,
@@ -19,5 +23,9 @@ export const COMMANDS: readonly Command[] = [
   keysCommand,
   versionCommand,
   simCommand,
+  bridgeCommand,
+  provideCommand,
+  toolsCommand,
+  callCommand,
   ...comingCommands
 ]

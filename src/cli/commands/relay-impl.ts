@@ -7,6 +7,8 @@ import type { ResolvedOptions } from '../config.ts'
 import { startRelayNode, type RelayNode } from '../../node/relay.ts'
 import { attachOnionRelay, onionLinkHooks, type OnionRelay } from '../../node/onion-glue.ts'
 import { resolveBootstrap } from '../../node/bootstrap.ts'
+import { attachRegistryRelay, registryDhtNamespaces, type RegistryRelay } from '../../node/registry-glue.ts'
+import { registryParamsFor } from '../../node/network-params.ts'
 import { nodeErrorToCli, waitForStop } from './node-glue.ts'
 
 export async function runRelay (opts: ResolvedOptions, ctx: CommandContext): Promise<number> {
@@ -31,6 +33,9 @@ export async function runRelay (opts: ResolvedOptions, ctx: CommandContext): Pro
   const rotationHours = opts.number('onion-key-rotation-hours') ?? 24
   let node: RelayNode | undefined
   let onion: OnionRelay | undefined
+  let registry: RegistryRelay | undefined
+  // every relay stores descriptors; testnets run the registry on testnet clocks
+  const params = registryParamsFor(testnet)
   const stopRequested = new AbortController()
   const hooks = onionLinkHooks()
   try {
@@ -47,6 +52,7 @@ export async function runRelay (opts: ResolvedOptions, ctx: CommandContext): Pro
       onionKeyRotationMs: rotationHours * 3_600_000,
       control: opts.boolean('control'),
       log: ctx.log,
+      namespaces: registryDhtNamespaces(undefined, params.periods),
       onListening: announce,
       onStopRequested: () => { stopRequested.abort() }
     })
@@ -54,11 +60,14 @@ export async function runRelay (opts: ResolvedOptions, ctx: CommandContext): Pro
     onion = attachOnionRelay(node, hooks, { echo: testnet })
     const counters = onion.counters
     node.setStatusSection('circuits', () => ({ ...counters, misbehaviour: Object.fromEntries(counters.misbehaviour) }))
+    registry = await attachRegistryRelay(node, onion, { params })
   } catch (err) {
+    onion?.stop()
     await node?.stop()
     throw nodeErrorToCli(err)
   }
   await waitForStop([ctx.signal, stopRequested.signal])
+  registry.stop()
   onion.stop()
   await node.stop()
   return 0

@@ -1,0 +1,262 @@
+/**
+ * The bridge and the provider on the anonymous overlay: where src/bridge meets src/node.
+ *
+ *   // provider side: wrap an MCP server, run a public-mode provider node
+ *   const p = await startOverlayProvider({ provider: { server: { kind: 'stdio', command, args } }, node: { dataDir, listen, bootstrap, testnet } })
+ *   p.address
+ *
+ *   // consumer side: a bridge whose ToolNetwork is the overlay
+ *   const b = await startOverlayBridge({ bootstrap, testnet, providers: [{ address }], dataDir, serve: { kind: 'stdio' } })
+ *
+ * The bridge's view of a provider: one circuit per provider (and privacy profile), on
+ * which the registry session reads the signed catalogue (digest-checked against the
+ * descriptor) and MCP runs for calls, progress, cancellation and `list_changed`.
+ * The provider's view: one MCP server per incoming circuit stream (serveProviderStream),
+ * `list_changed` sent only once the new catalogue's descriptor is published.
+ *
+ * Not here: circuits and the registry (src/node); what the bridge serves (server.ts).
+ */
+import type { OnionStream } from '../onion/index.ts'
+import { startProviderNode, type ProviderNode, type ProviderNodeOptions, type ProviderService, type ServedToolDefinition } from '../node/provider-node.ts'
+import { startConsumerNode, ProviderLookupError, type ConsumerNode, type ConsumerNodeOptions, type ProviderConnection } from '../node/consumer-node.ts'
+import type { Catalogue } from '../registry/catalogue.ts'
+import { ToolNetworkError, errorMessage } from './errors.ts'
+import { overlayToolNetwork } from './overlay-network.ts'
+import { createProvider, type Provider, type ProviderOptions } from './provider.ts'
+import { serveProviderStream } from './provider-server.ts'
+import type { NetworkStatus, PrivacyProfile, ToolNetwork } from './remote.ts'
+import { StreamTransport } from './stream-transport.ts'
+import { startBridge, type RunningBridge, type StartBridgeOptions } from './index.ts'
+
+/** Connecting to a provider (lookup, circuit, catalogue, MCP handshake) gives up after this. */
+export const OVERLAY_CONNECT_TIMEOUT_MS = 20_000
+/** A provider whose catalogue could not be fetched is tried again after this, doubling to the cap. */
+export const CATALOGUE_RETRY_MIN_MS = 1_000
+export const CATALOGUE_RETRY_MAX_MS = 30_000
+
+// ── provider side ──
+
+/** The node's view of a wrapped MCP server. */
+export function providerService (provider: Provider): ProviderService {
+  return {
+    tools: () => provider.listTools('network').map((t): ServedToolDefinition => ({
+      name: t.name,
+      ...(t.title !== undefined && { title: t.title }),
+      ...(t.description !== undefined && { description: t.description }),
+      inputSchema: { ...t.inputSchema, type: 'object' },
+      ...(t.outputSchema !== undefined && { outputSchema: { ...t.outputSchema, type: 'object' } }),
+      ...(t.annotations !== undefined && { annotations: t.annotations }),
+      version: t.version
+    })),
+    onToolsChanged: (listener) => provider.onCatalogueChanged(listener),
+    serveStream: (stream: OnionStream, ctx) => {
+      // list_changed goes out when the node serves the new signed catalogue, not before
+      const view: Provider = { ...provider, onCatalogueChanged: ctx.onCatalogueChanged }
+      serveProviderStream(view, new StreamTransport(stream), ctx.caller).catch(() => { void stream.close().catch(() => {}) })
+    },
+    status: () => provider.status()
+  }
+}
+
+export interface StartOverlayProviderOptions {
+  readonly provider: ProviderOptions
+  readonly node: Omit<ProviderNodeOptions, 'service'>
+}
+
+export interface RunningOverlayProvider {
+  readonly address: string
+  readonly provider: Provider
+  readonly node: ProviderNode
+  close(): Promise<void>
+}
+
+/** Wrap an MCP server and serve it as a public-mode provider on the overlay. */
+export async function startOverlayProvider (o: StartOverlayProviderOptions): Promise<RunningOverlayProvider> {
+  const provider = createProvider(o.provider)
+  await provider.start()
+  let node: ProviderNode
+  try {
+    node = await startProviderNode({ ...o.node, service: providerService(provider) })
+  } catch (err) {
+    await provider.stop()
+    throw err
+  }
+  return {
+    address: node.address,
+    provider,
+    node,
+    close: async () => { await node.stop(); await provider.stop() }
+  }
+}
+
+// ── consumer side ──
+
+/** Tool definitions from a verified catalogue, highest version per name, as the bridge parses them. */
+export function catalogueTools (c: Catalogue): Array<Record<string, unknown>> {
+  const byName = new Map<string, Record<string, unknown>>()
+  for (const t of c.tools) { // sorted by (name, version): the last of a name is its highest version
+    const d = t.definition
+    byName.set(d.name, {
+      name: d.name,
+      ...(d.title !== undefined && { title: d.title }),
+      ...(d.description !== undefined && { description: d.description }),
+      inputSchema: d.inputSchema,
+      ...(d.outputSchema !== undefined && { outputSchema: d.outputSchema }),
+      ...(d.annotations !== undefined && { annotations: d.annotations }),
+      version: t.version
+    })
+  }
+  return [...byName.values()]
+}
+
+function lookupToNetworkError (err: unknown): ToolNetworkError {
+  if (err instanceof ToolNetworkError) return err
+  if (err instanceof ProviderLookupError) {
+    return new ToolNetworkError(err.kind === 'invalid' ? 'protocol' : 'unreachable', err.message, { cause: err })
+  }
+  return new ToolNetworkError('unreachable', errorMessage(err), { cause: err })
+}
+
+export interface ConsumerToolNetwork extends ToolNetwork {
+  /** The circuit's relays for a provider's open connection (entry first), if any. */
+  pathOf(address: string, profile?: PrivacyProfile): readonly string[] | undefined
+  close(): Promise<void>
+}
+
+/**
+ * A ToolNetwork over a consumer node: one ProviderConnection (one circuit) per provider
+ * and profile; the catalogue comes from the registry session, calls from MCP on the same
+ * circuit.
+ */
+export function consumerToolNetwork (consumer: ConsumerNode, o: { connectTimeoutMs?: number } = {}): ConsumerToolNetwork {
+  const conns = new Map<string, Promise<ProviderConnection>>()
+  const live = new Map<string, ProviderConnection>()
+  const consumed = new WeakSet<ProviderConnection>()
+  const keyOf = (address: string, profile: PrivacyProfile): string => `${profile}\u0000${address}`
+
+  const connection = async (address: string, profile: PrivacyProfile, signal: AbortSignal): Promise<ProviderConnection> => {
+    const key = keyOf(address, profile)
+    const existing = conns.get(key)
+    if (existing !== undefined) {
+      const c = await existing.catch(() => undefined)
+      if (c !== undefined && !c.closed) return c
+      if (conns.get(key) === existing) conns.delete(key)
+    }
+    const p = consumer.openProvider(address, { signal }).catch((err: unknown) => { throw lookupToNetworkError(err) })
+    conns.set(key, p)
+    p.then((c) => {
+      live.set(key, c)
+      c.onClose(() => {
+        if (conns.get(key) === p) conns.delete(key)
+        if (live.get(key) === c) live.delete(key)
+      })
+    }, () => { if (conns.get(key) === p) conns.delete(key) })
+    return await p
+  }
+
+  const network = overlayToolNetwork({
+    connectTimeoutMs: o.connectTimeoutMs ?? OVERLAY_CONNECT_TIMEOUT_MS,
+    connect: async (address, c) => {
+      const conn = await connection(address, c.profile, c.signal)
+      try {
+        return await conn.openMcpStream({ signal: c.signal })
+      } catch (err) {
+        conn.close()
+        throw new ToolNetworkError('circuit-failed', `cannot open an MCP stream to provider ${address.slice(0, 12)}…: ${errorMessage(err)}`, { cause: err })
+      }
+    },
+    catalogue: async (address, signal) => {
+      const conn = await connection(address, 'fast', signal)
+      try {
+        // the first read came with the connection; later reads (after list_changed) look again
+        const cat = consumed.has(conn) ? await conn.refreshCatalogue({ signal }) : conn.catalogue
+        consumed.add(conn)
+        return catalogueTools(cat)
+      } catch (err) {
+        throw lookupToNetworkError(err)
+      }
+    },
+    status: (): NetworkStatus => {
+      const s = consumer.status()
+      return {
+        ready: s.ready,
+        relaysKnown: s.relaysKnown,
+        circuits: s.circuits,
+        coverTraffic: false,
+        detail: s.ready
+          ? `anonymous overlay: ${s.relaysKnown} relays known through ${s.entries} entry relays; public-mode providers only (hidden providers: not built yet)`
+          : s.error !== undefined ? `overlay not ready: ${s.error}` : 'overlay starting: filling the relay directory'
+      }
+    }
+  })
+  return {
+    ...network,
+    pathOf: (address, profile = 'fast') => live.get(keyOf(address, profile))?.path,
+    close: async () => {
+      await network.close()
+      for (const p of conns.values()) void p.then(c => { c.close() }, () => {})
+      conns.clear()
+      live.clear()
+    }
+  }
+}
+
+export type StartOverlayBridgeOptions = Omit<StartBridgeOptions, 'network'> & {
+  readonly bootstrap: string[]
+  readonly testnet?: boolean
+  readonly singleAddress?: boolean
+  readonly consumer?: Omit<ConsumerNodeOptions, 'bootstrap' | 'testnet' | 'singleAddress'>
+  readonly connectTimeoutMs?: number
+}
+
+export interface RunningOverlayBridge extends RunningBridge {
+  readonly consumer: ConsumerNode
+  readonly network: ConsumerToolNetwork
+}
+
+/**
+ * A bridge on the overlay: starts a consumer node (its directory fills in the background),
+ * serves MCP at once from the cached catalogue, fetches live catalogues as soon as the
+ * overlay is ready, and keeps retrying providers whose catalogue could not be fetched.
+ */
+export async function startOverlayBridge (o: StartOverlayBridgeOptions): Promise<RunningOverlayBridge> {
+  const consumer = await startConsumerNode({ ...o.consumer, bootstrap: o.bootstrap, testnet: o.testnet, singleAddress: o.singleAddress })
+  const network = consumerToolNetwork(consumer, { connectTimeoutMs: o.connectTimeoutMs })
+  let running: RunningBridge
+  try {
+    running = await startBridge({ ...o, network })
+  } catch (err) {
+    await network.close()
+    await consumer.stop()
+    throw err
+  }
+  let closed = false
+  let delay = CATALOGUE_RETRY_MIN_MS
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const retry = (): void => {
+    timer = setTimeout(() => {
+      timer = undefined
+      if (closed) return
+      const failing = running.bridge.status().providers.filter(p => p.lastError !== undefined || p.fetchedAt === undefined).map(p => p.address)
+      delay = failing.length === 0 ? CATALOGUE_RETRY_MIN_MS : Math.min(CATALOGUE_RETRY_MAX_MS, delay * 2)
+      void Promise.allSettled(failing.map(async a => { await running.bridge.refresh(a) })).finally(() => { if (!closed) retry() })
+    }, delay)
+    timer.unref()
+  }
+  // the first fetch ran at start (before the overlay was ready, perhaps): try again once it is
+  consumer.ready.then(() => { if (!closed) void running.bridge.refresh() }, () => {})
+  retry()
+  return {
+    ...running,
+    consumer,
+    network,
+    close: async () => {
+      if (closed) return
+      closed = true
+      if (timer !== undefined) clearTimeout(timer)
+      await running.close()
+      await network.close()
+      await consumer.stop()
+    }
+  }
+}

@@ -1,0 +1,31 @@
+import type { Command } from '../command.ts'
+import { checkMultiaddr } from '../validators.ts'
+import { BOOTSTRAP_FLAG, TESTNET_FLAG } from './bridge-flags.ts'
+import { runProvide } from './provide-impl.ts'
+
+export const provideCommand: Command = {
+  name: 'provide',
+  summary: 'offer an MCP server\'s tools on the network (public mode)',
+  details: 'Wraps an MCP server — `--stdio -- COMMAND [ARGS…]` or `--url URL` — as its client, signs\n' +
+    'its catalogue with this data dir\'s provider key (provider.key), publishes the descriptor\n' +
+    'and serves calls. Prints the provider address on the first stdout line.\n' +
+    'Public mode: this node runs its own relay and the descriptor names it, so callers stay\n' +
+    'anonymous but the provider\'s relay is known. Hidden providers (rendezvous) are not\n' +
+    'built yet. One node per data dir. See docs/bridge.md.',
+  dataDir: 'create',
+  passthrough: true,
+  flags: [
+    { name: 'stdio', type: 'boolean', default: false, configurable: false, description: 'wrap the stdio MCP server given after --' },
+    { name: 'url', type: 'string', metavar: 'URL', configurable: false, description: 'wrap the Streamable HTTP MCP server at this URL' },
+    { name: 'tool-visibility', type: 'string[]', metavar: 'NAME=listed|unlisted|private', description: 'a tool\'s visibility (default listed); private tools are never served', validate: v => /^[^=]{1,128}=(listed|unlisted|private)$/.test(v) ? undefined : 'expected NAME=listed, NAME=unlisted or NAME=private' },
+    { name: 'version', type: 'string', metavar: 'SEMVER', description: 'version of every tool (default: the server\'s own version)' },
+    { name: 'max-concurrent', type: 'number', integer: true, min: 1, max: 1000, default: 8, metavar: 'N', description: 'calls running at once; more get a clear "busy" error' },
+    { name: 'calls-per-minute', type: 'number', integer: true, min: 1, max: 100000, default: 120, metavar: 'N', description: 'calls per minute per circuit' },
+    { name: 'invocation-log', type: 'string', metavar: 'FILE', description: 'append one JSON line per call (tool, time, duration, outcome, sizes; nothing about callers)' },
+    { name: 'listen', type: 'string[]', validate: checkMultiaddr, metavar: 'ADDR', description: 'where the provider\'s relay listens (default /ip4/0.0.0.0/tcp/4003; on a testnet /ip4/127.0.0.1/tcp/0)' },
+    { name: 'announce', type: 'string[]', validate: checkMultiaddr, metavar: 'ADDR', description: 'address to publish instead of the listen addresses' },
+    BOOTSTRAP_FLAG,
+    TESTNET_FLAG
+  ],
+  run: ctx => runProvide(ctx.options, ctx)
+}

@@ -1,0 +1,59 @@
+import type { Command } from '../command.ts'
+import { groupRun } from './group.ts'
+import { JSON_FLAG } from './shared.ts'
+import { runToolsAccept, runToolsAdd, runToolsList, runToolsRemove, runToolsSearch } from './tools-impl.ts'
+
+const list: Command = {
+  name: 'list',
+  summary: 'the providers this data dir\'s bridge serves, and their tools as last fetched',
+  dataDir: 'read',
+  flags: [JSON_FLAG],
+  run: ctx => runToolsList(ctx.options, ctx)
+}
+
+const add: Command = {
+  name: 'add',
+  summary: 'add a provider to this data dir\'s bridge (config.json key `provider`)',
+  dataDir: 'create',
+  positionals: [{ name: 'address', description: 'the provider address (as `veil provide` printed it)' }],
+  flags: [{ name: 'tag', type: 'string', configurable: false, metavar: 'TAG', description: 'short prefix for its tool names (1–8 of [a-z0-9])' }],
+  run: ctx => runToolsAdd(ctx.options, ctx)
+}
+
+const remove: Command = {
+  name: 'remove',
+  summary: 'remove a provider (by tag or address) from this data dir\'s bridge',
+  dataDir: 'read',
+  positionals: [{ name: 'tag', description: 'the provider\'s tag or address' }],
+  flags: [],
+  run: ctx => runToolsRemove(ctx.options, ctx)
+}
+
+const accept: Command = {
+  name: 'accept',
+  summary: 'accept a held or pending tool (by its exposed name): your consent, out of the model\'s reach',
+  dataDir: 'read',
+  positionals: [{ name: 'name', description: 'the exposed tool name (e.g. ex_echo) or address/tool' }],
+  flags: [],
+  run: ctx => runToolsAccept(ctx.options, ctx)
+}
+
+const search: Command = {
+  name: 'search',
+  summary: 'keyword search in the registry (not available yet: the keyword index is not on the network)',
+  dataDir: 'none',
+  positionals: [{ name: 'words', description: 'keywords' }],
+  flags: [],
+  run: ctx => runToolsSearch(ctx.options, ctx)
+}
+
+const subcommands = [list, add, remove, accept, search]
+
+export const toolsCommand: Command = {
+  name: 'tools',
+  summary: 'manage the bridge\'s providers and tools: list, add, remove, accept',
+  dataDir: 'none',
+  flags: [],
+  subcommands,
+  run: groupRun(['tools'], subcommands)
+}

@@ -1,0 +1,260 @@
+/**
+ * A consumer node: what a bridge, `veil call` and the `connect()` library run to reach
+ * providers anonymously. A client node (throwaway peer id, entry relays only), circuits
+ * and a registry client.
+ *
+ *   const consumer = await startConsumerNode({ bootstrap, testnet: true })
+ *   const conn = await consumer.openProvider(address, { signal })
+ *   conn.catalogue                          // digest-checked, signed by the provider's keys
+ *   const mcp = await conn.openMcpStream({ signal })   // plain MCP over the same circuit
+ *   conn.close()
+ *   await consumer.stop()
+ *
+ * openProvider: looks the descriptor up (each lookup on circuits of its own, ending at a
+ * storer), builds ONE circuit guard | middle | the provider's relay, opens the registry
+ * session (PROVIDER_TARGET) on it and reads the catalogue, which must match the
+ * descriptor's digest and both of the provider's signatures. MCP streams for that
+ * provider are opened on the same circuit; two providers never share a circuit (every
+ * openProvider builds its own).
+ *
+ * Only `public` providers can be reached today: a descriptor in `hidden` mode
+ * (introduction points, rendezvous) is refused with a clear error — not built yet.
+ * Must never: use a catalogue that failed verification; reuse one provider's circuit for
+ * another.
+ */
+import type { Circuit, OnionStream } from '../onion/index.ts'
+import { systemClock, type Clock, type Log } from '../overlay/index.ts'
+import { startClientNode, type ClientNode } from './client.ts'
+import { attachCircuits, type ClientCircuits } from './onion-glue.ts'
+import { registryClient, relayIdOf } from './registry-glue.ts'
+import { registryParamsFor } from './network-params.ts'
+import { MCP_TARGET } from './provider-node.ts'
+import { parseAddress, type ProviderAddress } from '../registry/identity.ts'
+import { PROVIDER_TARGET, ProviderSession, type MessageChannel } from '../registry/session.ts'
+import { RegistryLookupError, type RegistryClient } from '../registry/client.ts'
+import { InvalidCatalogueError } from '../registry/errors.ts'
+import type { Catalogue } from '../registry/catalogue.ts'
+import type { OpenedDescriptor } from '../registry/descriptor.ts'
+import type { RegistryParams } from '../registry/params.ts'
+
+/** How often a stale descriptor (digest mismatch after a provider's change) is looked up again. */
+export const CATALOGUE_ATTEMPTS = 3
+/** Directory refreshes while the provider's relay is not yet known to this client. */
+export const RELAY_LOOKUP_ATTEMPTS = 6
+const DEFAULT_OPEN_TIMEOUT_MS = 30_000
+
+export type ProviderLookupFailure = 'bad-address' | 'not-found' | 'hidden' | 'unreachable' | 'invalid'
+
+/** Why a provider could not be opened; `kind` says whose fault (the CLI maps it to an exit code). */
+export class ProviderLookupError extends Error {
+  override readonly name = 'ProviderLookupError'
+  readonly kind: ProviderLookupFailure
+  constructor (kind: ProviderLookupFailure, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.kind = kind
+  }
+}
+
+export interface ConsumerNodeOptions {
+  readonly bootstrap: string[]
+  readonly testnet?: boolean
+  readonly singleAddress?: boolean
+  readonly params?: RegistryParams
+  /** Entry relays (default 3). */
+  readonly entryCount?: number
+  readonly readyTimeoutMs?: number
+  readonly clock?: Clock
+  readonly log?: Log
+}
+
+export interface ProviderConnection {
+  readonly address: string
+  /** The verified catalogue (as of the last read). */
+  readonly catalogue: Catalogue
+  /** The circuit's relays, entry first (peer ids); the last is the provider's relay. */
+  readonly path: readonly string[]
+  readonly closed: boolean
+  /** Re-reads the descriptor and the catalogue (after list_changed). */
+  refreshCatalogue(opts?: { signal?: AbortSignal }): Promise<Catalogue>
+  /** A new MCP stream on this connection's circuit. */
+  openMcpStream(opts?: { signal?: AbortSignal }): Promise<OnionStream>
+  onClose(fn: () => void): () => void
+  close(): void
+}
+
+export interface ConsumerNodeStatus {
+  readonly ready: boolean
+  readonly relaysKnown: number
+  readonly entries: number
+  readonly circuits: number
+  readonly error?: string
+}
+
+export interface ConsumerNode {
+  readonly client: ClientNode
+  readonly circuits: ClientCircuits
+  readonly registry: RegistryClient
+  /** Resolves when the directory is usable. */
+  readonly ready: Promise<void>
+  openProvider(address: string, opts?: { signal?: AbortSignal }): Promise<ProviderConnection>
+  status(): ConsumerNodeStatus
+  stop(): Promise<void>
+}
+
+function streamChannel (stream: OnionStream): MessageChannel {
+  return {
+    send: async (m, o) => { await stream.send(m, o) },
+    read: async (o) => stream.read(o),
+    close: async () => { await stream.close() }
+  }
+}
+
+export async function startConsumerNode (opts: ConsumerNodeOptions): Promise<ConsumerNode> {
+  const clock = opts.clock ?? systemClock
+  const testnet = opts.testnet === true
+  const params = opts.params ?? registryParamsFor(testnet)
+  const entryCount = Math.max(1, Math.min(opts.entryCount ?? 3, opts.bootstrap.length))
+  const confirmations = Math.min(testnet ? 1 : 2, entryCount)
+  const client = await startClientNode({
+    bootstrap: opts.bootstrap,
+    entryCount,
+    confirmations,
+    timeoutMs: opts.readyTimeoutMs,
+    subnetRules: opts.singleAddress !== true,
+    clock,
+    log: opts.log
+  })
+  let circuits: ClientCircuits
+  try {
+    circuits = await attachCircuits(client, { startManager: false, confirmations })
+  } catch (err) {
+    await client.stop()
+    throw err
+  }
+  const registry = registryClient(client, circuits, { params, clock })
+  let readyError: string | undefined
+  let isReady = false
+  const ready = client.ready.then(() => { isReady = true }, (err: unknown) => {
+    readyError = err instanceof Error ? err.message : String(err)
+    throw err
+  })
+  ready.catch(() => {})
+  const open = new Set<Circuit>()
+  let stopped = false
+
+  const lookup = async (addr: ProviderAddress, signal: AbortSignal): Promise<OpenedDescriptor> => {
+    try {
+      const f = await registry.fetchDescriptor(addr, { signal })
+      if (f.opened.reach.mode !== 'public') {
+        throw new ProviderLookupError('hidden', `provider ${addr.text.slice(0, 12)}… is a hidden provider; reaching hidden providers (introduction and rendezvous) is not built yet — only public-mode providers can be called`)
+      }
+      return f.opened
+    } catch (err) {
+      if (err instanceof ProviderLookupError) throw err
+      if (signal.aborted) throw new ProviderLookupError('unreachable', 'timed out looking up the provider\'s descriptor', { cause: err })
+      if (err instanceof RegistryLookupError && /: (not found|no storers)$/.test(err.message)) {
+        throw new ProviderLookupError('not-found', `no descriptor for provider ${addr.text.slice(0, 12)}… in the registry (is it running and published?)`, { cause: err })
+      }
+      throw new ProviderLookupError('unreachable', `cannot look up provider ${addr.text.slice(0, 12)}…: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    }
+  }
+
+  /** The provider's relay must be in our directory before we can build to it. */
+  const knowRelay = async (relayId: string, signal: AbortSignal): Promise<void> => {
+    for (let i = 0; client.directory.get(relayId) === undefined; i++) {
+      if (i >= RELAY_LOOKUP_ATTEMPTS || signal.aborted) throw new ProviderLookupError('unreachable', `the provider's relay …${relayId.slice(-8)} is not in this client's directory yet`)
+      await client.refresh()
+      if (client.directory.get(relayId) === undefined) await new Promise(resolve => setTimeout(resolve, 250 * 2 ** i))
+    }
+  }
+
+  const openProvider = async (address: string, o: { signal?: AbortSignal } = {}): Promise<ProviderConnection> => {
+    if (stopped) throw new ProviderLookupError('unreachable', 'the consumer node is stopped')
+    let addr: ProviderAddress
+    try { addr = parseAddress(address) } catch (err) {
+      throw new ProviderLookupError('bad-address', `not a provider address: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    }
+    const signal = o.signal ?? AbortSignal.timeout(DEFAULT_OPEN_TIMEOUT_MS)
+    try { await ready } catch (err) {
+      throw new ProviderLookupError('unreachable', `the client's directory is not usable: ${readyError ?? String(err)}`, { cause: err })
+    }
+    let opened = await lookup(addr, signal)
+    if (opened.reach.mode !== 'public') throw new ProviderLookupError('hidden', 'hidden providers are not reachable yet')
+    const relayId = relayIdOf(opened.reach.relay)
+    await knowRelay(relayId, signal)
+    let circuit: Circuit
+    try {
+      circuit = await registry.circuitTo(relayId, signal)
+    } catch (err) {
+      throw new ProviderLookupError('unreachable', `no circuit to the provider's relay: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    }
+    open.add(circuit)
+    circuit.onClose(() => { open.delete(circuit) })
+    try {
+      let channel = streamChannel(await circuit.openStream(PROVIDER_TARGET, { signal }))
+      let chain: Promise<unknown> = Promise.resolve()
+      const readCatalogue = async (s: AbortSignal, fresh: boolean): Promise<Catalogue> => {
+        for (let attempt = 1; ; attempt++) {
+          if (fresh || attempt > 1) opened = await lookup(addr, s)
+          try {
+            return await new ProviderSession(channel, addr, opened.catalogue.digest).catalogue({ signal: s })
+          } catch (err) {
+            // the provider changed its catalogue after we read its descriptor: look it up again
+            if (err instanceof InvalidCatalogueError && err.reason === 'digest-mismatch' && attempt < CATALOGUE_ATTEMPTS) continue
+            if (err instanceof InvalidCatalogueError) throw new ProviderLookupError('invalid', `the provider's catalogue failed verification: ${err.message}`, { cause: err })
+            // the session stream idled out at the provider: open another on the same circuit
+            if (circuit.state === 'open' && !s.aborted && attempt < CATALOGUE_ATTEMPTS) {
+              await channel.close().catch(() => {})
+              channel = streamChannel(await circuit.openStream(PROVIDER_TARGET, { signal: s }))
+              continue
+            }
+            throw new ProviderLookupError('unreachable', `the provider did not send its catalogue: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+          }
+        }
+      }
+      let catalogue = await readCatalogue(signal, false)
+      const conn: ProviderConnection = {
+        address: addr.text,
+        get catalogue () { return catalogue },
+        path: circuit.path.map(h => h.peer),
+        get closed () { return circuit.state === 'closed' },
+        refreshCatalogue: async (r = {}) => {
+          const run = chain.then(async () => { catalogue = await readCatalogue(r.signal ?? AbortSignal.timeout(DEFAULT_OPEN_TIMEOUT_MS), true); return catalogue })
+          chain = run.catch(() => {})
+          return await run
+        },
+        openMcpStream: async (r = {}) => circuit.openStream(MCP_TARGET, { signal: r.signal ?? AbortSignal.timeout(DEFAULT_OPEN_TIMEOUT_MS) }),
+        onClose: (fn) => circuit.onClose(() => { fn() }),
+        close: () => { circuit.destroy() }
+      }
+      return conn
+    } catch (err) {
+      circuit.destroy()
+      if (err instanceof ProviderLookupError) throw err
+      throw new ProviderLookupError('unreachable', `the provider's relay did not answer: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    }
+  }
+
+  return {
+    client,
+    circuits,
+    registry,
+    ready,
+    openProvider,
+    status: () => ({
+      ready: isReady,
+      relaysKnown: client.directory.size,
+      entries: client.entries.length,
+      circuits: open.size,
+      ...(readyError !== undefined && { error: readyError })
+    }),
+    stop: async () => {
+      if (stopped) return
+      stopped = true
+      for (const c of open) c.destroy()
+      open.clear()
+      await circuits.stop().catch(() => {})
+      await client.stop()
+    }
+  }
+}

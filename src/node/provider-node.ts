@@ -1,0 +1,367 @@
+/**
+ * A provider node in `public` mode: the provider runs its own relay, and its descriptor
+ * names that relay. Consumers find the descriptor in the registry, build a circuit whose
+ * last hop is the provider's relay, and open two streams on it:
+ *
+ *   PROVIDER_TARGET ('veil-provider')  the registry session: CATALOGUE → the signed catalogue
+ *   MCP_TARGET      ('veil-mcp')       plain MCP (tools/call, progress, cancellation, list_changed)
+ *
+ *   const node = await startProviderNode({ dataDir, listen, bootstrap, testnet, service })
+ *   node.address          // the provider address (108 base32 characters)
+ *   await node.stop()
+ *
+ * Assembled here: a relay node (joins through `bootstrap`), the onion relay, the registry
+ * relay (this relay is a storer like any other), the registry DHT namespaces; a client
+ * node with circuits for publishing (descriptors go to their storers over circuits, as
+ * any client's would); the provider identity, persisted in the data dir; the publisher.
+ *
+ * The MCP side comes in through {@link ProviderService}: src/bridge fills it (it wraps the
+ * operator's MCP server); this module never imports src/bridge.
+ *
+ * Catalogue and descriptor stay consistent: the catalogue served on PROVIDER_TARGET is the
+ * one whose digest the last acknowledged publish carried. When the wrapped server's tools
+ * change, a new catalogue is signed and the publisher republishes (within its change
+ * delay); only once that publish is acknowledged is the new catalogue served and
+ * `list_changed` sent to the MCP sessions — so a consumer that re-reads on `list_changed`
+ * finds a descriptor that matches.
+ *
+ * What `public` mode does NOT hide: which relay serves the provider (it is in the
+ * descriptor). Hidden providers (introduction points and rendezvous) are not built yet.
+ * Never logged: the provider's identity keys (provider.key, 0600, written atomically).
+ */
+import { join } from 'node:path'
+import { readFile } from 'node:fs/promises'
+import type { OnionStream } from '../onion/index.ts'
+import {
+  ensureDir, observeSecret, removeStaleTempFiles, secureRng, systemClock, writeFileAtomic, isErrno, OverlayConfigError,
+  type Clock, type Log
+} from '../overlay/index.ts'
+import { startRelayNode, type RelayNode } from './relay.ts'
+import { startClientNode, type ClientNode } from './client.ts'
+import { attachCircuits, attachOnionRelay, onionLinkHooks, type ClientCircuits, type OnionRelay } from './onion-glue.ts'
+import { attachRegistryRelay, registryClient, registryDhtNamespaces, servePublicProvider, type RegistryRelay } from './registry-glue.ts'
+import { registryParamsFor } from './network-params.ts'
+import { ProviderIdentity } from '../registry/identity.ts'
+import { signCatalogue } from '../registry/catalogue.ts'
+import { makeToolRecord, type ToolDefinition, type ToolRecord } from '../registry/tool.ts'
+import { buildDescriptor } from '../registry/descriptor.ts'
+import { Publisher } from '../registry/publisher.ts'
+import { parseSemver } from '../registry/semver.ts'
+import { systemRng } from '../registry/primitives.ts'
+import { ED25519_SEED_LEN, MLDSA65_SEED_LEN } from '../registry/constants.ts'
+import type { RegistryParams } from '../registry/params.ts'
+import type { Json } from '../registry/codec.ts'
+
+/** The stream target where a provider's relay speaks MCP. */
+export const MCP_TARGET = 'veil-mcp'
+/** The provider's long-term keys: Ed25519 seed | ML-DSA-65 seed. */
+export const PROVIDER_KEY_FILE = 'provider.key'
+export const PROVIDER_KEY_LEN = ED25519_SEED_LEN + MLDSA65_SEED_LEN
+
+/** One tool as the provider publishes it (an MCP tool definition plus its version). */
+export interface ServedToolDefinition {
+  readonly name: string
+  readonly title?: string
+  readonly description?: string
+  readonly inputSchema: Record<string, unknown>
+  readonly outputSchema?: Record<string, unknown>
+  readonly annotations?: Record<string, unknown>
+  readonly version: string
+  /** Keyword tags (for the keyword index, when it comes). */
+  readonly tags?: readonly string[]
+}
+
+export interface StreamContext {
+  /** Opaque per-circuit key: rate limits only, never logged. */
+  readonly caller: string
+  /** Fires when a new catalogue is being served (after its descriptor was acknowledged). */
+  readonly onCatalogueChanged: (listener: () => void) => () => void
+}
+
+/** What the node needs from the MCP side (src/bridge fills it). */
+export interface ProviderService {
+  /** The tools to sign and serve: listed and unlisted (private ones are not given). */
+  tools(): readonly ServedToolDefinition[]
+  /** The wrapped server's tools changed. Returns an unsubscribe. */
+  onToolsChanged(listener: () => void): () => void
+  /** Serve MCP on one incoming circuit stream until it closes. */
+  serveStream(stream: OnionStream, ctx: StreamContext): void
+  /** Extra facts for `veil status` (the wrapped server's state). */
+  status?(): unknown
+}
+
+export type ProviderNodeEvent =
+  | { readonly type: 'published', readonly ok: boolean, readonly acknowledged: number, readonly attempted: number, readonly serial: number }
+  | { readonly type: 'publish-error', readonly message: string }
+  | { readonly type: 'tool-skipped', readonly name: string, readonly message: string }
+  | { readonly type: 'catalogue-signed', readonly serial: number, readonly tools: number }
+
+export interface ProviderNodeOptions {
+  readonly dataDir: string
+  readonly listen: string[]
+  readonly announce?: string[]
+  readonly bootstrap: string[]
+  /** Loopback testnet: testnet registry clocks, private addresses allowed. */
+  readonly testnet?: boolean
+  readonly singleAddress?: boolean
+  readonly service: ProviderService
+  /** Default: registryParamsFor(testnet). */
+  readonly params?: RegistryParams
+  readonly control?: boolean
+  readonly clock?: Clock
+  readonly log?: Log
+  readonly onListening?: () => void
+  readonly onStopRequested?: () => void
+  readonly onEvent?: (event: ProviderNodeEvent) => void
+  /** The publishing client's directory wait (default 60 s). */
+  readonly readyTimeoutMs?: number
+}
+
+export interface ProviderNodeStatus {
+  readonly address: string
+  readonly mode: 'public'
+  readonly tools: number
+  readonly catalogueSerial: number
+  readonly servedSerial: number
+  readonly streamsServed: number
+  readonly publishes: number
+  readonly publishFailures: number
+  readonly lastPublish?: { readonly acknowledged: number, readonly attempted: number, readonly ok: boolean }
+  readonly service?: unknown
+}
+
+export interface ProviderNode {
+  readonly address: string
+  readonly relay: RelayNode
+  readonly onion: OnionRelay
+  /** Resolves after the first acknowledged publish; rejects only when the node stops first. */
+  readonly published: Promise<void>
+  status(): ProviderNodeStatus
+  /** Publish now (tests, and after a config change). */
+  publishNow(): Promise<void>
+  stop(): Promise<void>
+}
+
+interface Signed { readonly serial: number, readonly bytes: Uint8Array, readonly digest: Uint8Array, readonly tools: number }
+
+/** Load the provider identity from `dataDir/provider.key`, creating it on first start (0600, atomic). */
+export async function loadOrCreateProviderIdentity (dataDir: string): Promise<ProviderIdentity> {
+  await ensureDir(dataDir)
+  await removeStaleTempFiles(dataDir)
+  const path = join(dataDir, PROVIDER_KEY_FILE)
+  let raw: Uint8Array | undefined
+  try { raw = await readFile(path) } catch (err) { if (!isErrno(err, 'ENOENT')) throw err }
+  if (raw !== undefined) {
+    if (raw.length !== PROVIDER_KEY_LEN) throw new OverlayConfigError(`provider key ${path} is unreadable or corrupt`)
+    observeSecret('provider-identity', raw)
+    return ProviderIdentity.fromSeeds(raw.slice(0, ED25519_SEED_LEN), raw.slice(ED25519_SEED_LEN))
+  }
+  const seeds = systemRng(PROVIDER_KEY_LEN)
+  observeSecret('provider-identity', seeds)
+  await writeFileAtomic(path, seeds, 0o600)
+  const id = ProviderIdentity.fromSeeds(seeds.slice(0, ED25519_SEED_LEN), seeds.slice(ED25519_SEED_LEN))
+  seeds.fill(0)
+  return id
+}
+
+/** A semver for the registry from whatever the wrapped server said ("1" → 1.0.0; unparseable → 0.0.0). */
+export function registryVersion (version: string): string {
+  const tryParse = (v: string): string | undefined => { try { parseSemver(v); return v } catch { return undefined } }
+  return tryParse(version) ?? tryParse(`${version}.0`) ?? tryParse(`${version}.0.0`) ?? '0.0.0'
+}
+
+/** JSON values only (what survives JSON): the registry codec refuses anything else anyway. */
+function jsonObject (value: Record<string, unknown>): { [k: string]: Json } {
+  const copy: unknown = JSON.parse(JSON.stringify(value))
+  if (typeof copy !== 'object' || copy === null || Array.isArray(copy)) throw new Error('not a JSON object')
+  return copy as { [k: string]: Json }
+}
+
+function toDefinition (t: ServedToolDefinition): ToolDefinition {
+  return {
+    name: t.name,
+    ...(t.title !== undefined && { title: t.title }),
+    ...(t.description !== undefined && { description: t.description }),
+    inputSchema: jsonObject(t.inputSchema),
+    ...(t.outputSchema !== undefined && { outputSchema: jsonObject(t.outputSchema) }),
+    ...(t.annotations !== undefined && { annotations: jsonObject(t.annotations) })
+  }
+}
+
+export async function startProviderNode (opts: ProviderNodeOptions): Promise<ProviderNode> {
+  const clock = opts.clock ?? systemClock
+  const testnet = opts.testnet === true
+  const params = opts.params ?? registryParamsFor(testnet)
+  const emit = (e: ProviderNodeEvent): void => { try { opts.onEvent?.(e) } catch { /* diagnostics only */ } }
+  const id = await loadOrCreateProviderIdentity(opts.dataDir)
+  const address = id.address.text
+
+  const hooks = onionLinkHooks()
+  const relay = await startRelayNode({
+    ...hooks,
+    dataDir: opts.dataDir,
+    listen: opts.listen,
+    announce: opts.announce,
+    bootstrap: opts.bootstrap,
+    testnet,
+    singleAddress: opts.singleAddress,
+    control: opts.control,
+    clock,
+    log: opts.log,
+    namespaces: registryDhtNamespaces(clock, params.periods),
+    onListening: opts.onListening,
+    onStopRequested: opts.onStopRequested
+  })
+  let onion: OnionRelay | undefined
+  let registry: RegistryRelay | undefined
+  let client: ClientNode | undefined
+  let circuits: ClientCircuits | undefined
+  let publisher: Publisher | undefined
+  let stopped = false
+  const cleanup = async (): Promise<void> => {
+    publisher?.stop()
+    onion?.streams.unregister(MCP_TARGET)
+    registry?.stop()
+    onion?.stop()
+    await circuits?.stop().catch(() => {})
+    await client?.stop().catch(() => {})
+    await relay.stop()
+  }
+  try {
+    onion = attachOnionRelay(relay, hooks)
+    const counters = onion.counters
+    relay.setStatusSection('circuits', () => ({ ...counters, misbehaviour: Object.fromEntries(counters.misbehaviour) }))
+    registry = await attachRegistryRelay(relay, onion, { params, clock })
+
+    // ── catalogue: signed now, served once published ──
+    let serial = 0
+    const sign = (): Signed => {
+      serial = Math.max(serial + 1, Math.floor(clock.now() / 1000))
+      const records: ToolRecord[] = []
+      const seen = new Set<string>()
+      for (const t of opts.service.tools()) {
+        try {
+          const version = registryVersion(t.version)
+          if (seen.has(`${t.name}@${version}`)) throw new Error('duplicate name and version')
+          records.push(makeToolRecord(toDefinition(t), version, t.tags ?? [], address))
+          seen.add(`${t.name}@${version}`)
+        } catch (err) {
+          emit({ type: 'tool-skipped', name: t.name.slice(0, 128), message: err instanceof Error ? err.message : String(err) })
+        }
+      }
+      const c = signCatalogue(id, { provider: address, serial, issuedAt: Math.floor(clock.now() / 1000), tools: records }, systemRng)
+      emit({ type: 'catalogue-signed', serial, tools: records.length })
+      return { serial, bytes: c.bytes, digest: c.digest, tools: records.length }
+    }
+    let latest = sign()
+    let served = latest
+    let built: Signed = latest
+    const servedListeners = new Set<() => void>()
+    const onCatalogueChanged = (listener: () => void): () => void => {
+      servedListeners.add(listener)
+      return () => { servedListeners.delete(listener) }
+    }
+
+    servePublicProvider(onion, {
+      catalogue: () => served.bytes,
+      // calls go over MCP on MCP_TARGET; the session's opaque CALL is not used by Veil's providers
+      call: async () => { throw new Error('calls are served over MCP on the veil-mcp stream') }
+    })
+    let streamsServed = 0
+    onion.streams.register(MCP_TARGET, (stream) => {
+      streamsServed++
+      opts.service.serveStream(stream, { caller: `circuit-${streamsServed}`, onCatalogueChanged })
+    })
+
+    // ── publishing, from a client node of our own (descriptors travel over circuits) ──
+    const confirmations = Math.max(1, Math.min(testnet ? 1 : 2, opts.bootstrap.length))
+    client = await startClientNode({
+      bootstrap: opts.bootstrap,
+      entryCount: Math.min(3, opts.bootstrap.length),
+      confirmations,
+      timeoutMs: opts.readyTimeoutMs,
+      clock,
+      log: opts.log,
+      subnetRules: opts.singleAddress !== true
+    })
+    await client.ready
+    circuits = await attachCircuits(client, { startManager: false, confirmations })
+    const reg = registryClient(client, circuits, { params, clock })
+    const relayBytes = relay.peerId.toMultihash().bytes
+    let resolvePublished: () => void = () => {}
+    let rejectPublished: (err: Error) => void = () => {}
+    const published = new Promise<void>((resolve, reject) => { resolvePublished = resolve; rejectPublished = reject })
+    published.catch(() => {})
+    const pub = new Publisher({
+      clock,
+      rng: secureRng,
+      params,
+      build: (period, nowMs) => {
+        built = latest
+        return buildDescriptor(id, {
+          nowMs, rng: systemRng, periods: params.periods, period, lifetimeSeconds: params.lifetimeSeconds,
+          reach: { mode: 'public', relay: relayBytes }, pow: null, catalogue: { digest: built.digest, version: built.serial }
+        })
+      },
+      publish: async (d) => {
+        // the client's directory grows as relays join: refresh it before placing records
+        await client?.refresh()
+        return await reg.publish(d)
+      },
+      onPublished: (results) => {
+        const ok = results.every(r => r.ok)
+        emit({ type: 'published', ok, acknowledged: results.reduce((n, r) => n + r.acknowledged, 0), attempted: results.reduce((n, r) => n + r.attempted, 0), serial: built.serial })
+        if (!ok) return
+        resolvePublished()
+        if (served !== built) {
+          served = built
+          for (const l of servedListeners) { try { l() } catch { /* a closing session */ } }
+        }
+      },
+      onError: (err) => { emit({ type: 'publish-error', message: err instanceof Error ? err.message : String(err) }) }
+    })
+    publisher = pub
+    const unsubscribe = opts.service.onToolsChanged(() => {
+      if (stopped) return
+      latest = sign()
+      pub.change()
+    })
+    await pub.start()
+
+    relay.setStatusSection('provider', () => node.status())
+    const node: ProviderNode = {
+      address,
+      relay,
+      onion,
+      published,
+      status: () => {
+        const last = pub.last
+        return {
+          address,
+          mode: 'public',
+          tools: served.tools,
+          catalogueSerial: latest.serial,
+          servedSerial: served.serial,
+          streamsServed,
+          publishes: pub.counters.publishes,
+          publishFailures: pub.counters.failures,
+          ...(last.length > 0 && { lastPublish: { acknowledged: last.reduce((n, r) => n + r.acknowledged, 0), attempted: last.reduce((n, r) => n + r.attempted, 0), ok: last.every(r => r.ok) } }),
+          ...(opts.service.status !== undefined && { service: opts.service.status() })
+        }
+      },
+      publishNow: async () => { await pub.publishNow() },
+      stop: async () => {
+        if (stopped) return
+        stopped = true
+        unsubscribe()
+        rejectPublished(new Error('provider node stopped'))
+        await cleanup()
+      }
+    }
+    return node
+  } catch (err) {
+    stopped = true
+    await cleanup().catch(() => {})
+    throw err
+  }
+}
