@@ -33,9 +33,18 @@
  *
  * Distances use the top 53 bits of the XOR (exact in a double), falling back to the full
  * 256 bits on ties, so results are exact.
+ *
+ * Also here (docs/sim.md "DHT mode"): lookups touching the adversary per adversary fraction
+ * (runDht), lookup success against republish interval and churn (runRepublish), and records
+ * whose storers are all adversarial for a random-placement and an id-grinding adversary,
+ * with and without the storage-eligibility age (runExposure). Placement is the registry's
+ * own (src/registry/placement.ts), imported, never copied.
  */
 import { SeededRng } from './rng.ts'
 import { SimInternalError } from './errors.ts'
+import { ChurnModel, type Dist } from './engine/network.ts'
+import { placeStorers, relayKadId, keyKadId, storageEligible, type PlacementEntry, type StorerCandidate } from '../src/registry/placement.ts'
+import { descriptorDhtKey, storageKey } from '../src/registry/descriptor.ts'
 
 export const KAD_K = 20
 export const KAD_ALPHA = 10
@@ -62,6 +71,8 @@ export interface DhtParams {
   churn: number
   /** Fraction of nodes (by count) run by the adversary. */
   adversary: number
+  /** Adversary fractions for `touchedAdversaryByFraction` (nested sets: one draw per node). */
+  adversaryFractions?: number[]
 }
 
 export interface DhtResult {
@@ -77,6 +88,8 @@ export interface DhtResult {
   meanTimeouts: number
   /** Lookups in which at least one queried node was adversarial. */
   touchedAdversaryRate: number
+  /** The same, per adversary fraction of `adversaryFractions` (same lookups, nested adversary sets). */
+  touchedAdversaryByFraction: Array<{ fraction: number, rate: number }>
   meanTableSize: number
   /** Histogram of hops over successful lookups: hopsHistogram[h] = count. */
   hopsHistogram: number[]
@@ -213,6 +226,83 @@ function commonPrefix (ids: Uint32Array, x: number, t: Uint32Array): number {
   return KAD_ID_BITS
 }
 
+/** Lookup parameters (a subset of DhtParams). */
+export interface LookupParams { k: number, alpha: number, disjointPaths: number }
+
+interface LookupOut {
+  /** Round in which `best` answered (0: never). */
+  found: number
+  rounds: number
+  queries: number
+  timeouts: number
+  /** Smallest adversary draw among queried nodes (node i is adversarial at fraction f iff advU[i] < f). */
+  minAdvU: number
+}
+
+/**
+ * One lookup of key `t` from `client` (the model described at the top of this file).
+ * `seen` is all zeros on entry and on return. Online nodes that answered are appended to
+ * `responders` when given (a kad-dht GET receives the record from any of them that holds it).
+ */
+function lookup (net: DhtNetwork, p: LookupParams, client: number, t: Uint32Array, offline: Uint8Array, best: number,
+  rng: SeededRng, seen: Uint8Array, advU: Float64Array, responders?: number[]): LookupOut {
+  const touchedList: number[] = [client]
+  seen[client] = 1
+  const start = net.closestContacts(client, t, p.k)
+  // shuffle (kad-dht uses Math.random here) and deal into disjoint paths
+  for (let i = start.length - 1; i > 0; i--) { const j = rng.int(i + 1); const x = start[i]; start[i] = start[j]; start[j] = x }
+  const paths: Array<{ queue: number[], closest: number[] }> = []
+  const pathCount = Math.min(p.disjointPaths, start.length)
+  for (let i = 0; i < pathCount; i++) paths.push({ queue: [], closest: [] })
+  start.forEach((c, i) => { paths[i % pathCount].queue.push(c); seen[c] = 1; touchedList.push(c) })
+  const byDist = (a: number, b: number): number => (net.dist(a, t) - net.dist(b, t)) || net.compare(a, b, t)
+  const canAdd = (closest: number[], c: number): boolean => closest.length < p.k || byDist(c, closest[closest.length - 1]) < 0
+  let found = -1
+  let minAdvU = Infinity
+  let round = 0
+  let queries = 0; let timeouts = 0
+  for (;;) {
+    let active = false
+    round++
+    const batch: Array<[number, number]> = []
+    for (let pi = 0; pi < paths.length; pi++) {
+      const path = paths[pi]
+      path.queue.sort(byDist)
+      let taken = 0
+      while (taken < p.alpha && path.queue.length > 0) {
+        const c = path.queue.shift() as number
+        if (!canAdd(path.closest, c)) continue
+        batch.push([pi, c])
+        taken++
+      }
+    }
+    for (const [pi, c] of batch) {
+      active = true
+      queries++
+      if (advU[c] < minAdvU) minAdvU = advU[c]
+      if (offline[c] === 1) { timeouts++; continue }
+      responders?.push(c)
+      const path = paths[pi]
+      // add responder to the path's closest set
+      path.closest.push(c)
+      path.closest.sort(byDist)
+      if (path.closest.length > p.k) path.closest.length = p.k
+      if (c === best && found < 0) found = round
+      for (const r of net.closestContacts(c, t, p.k)) {
+        if (seen[r] === 1) continue
+        if (byDist(r, c) >= 0) continue
+        if (!canAdd(path.closest, r)) continue
+        seen[r] = 1
+        touchedList.push(r)
+        path.queue.push(r)
+      }
+    }
+    if (!active) { round--; break }
+  }
+  for (const i of touchedList) seen[i] = 0
+  return { found: found > 0 ? found : 0, rounds: round, queries, timeouts, minAdvU }
+}
+
 /** Run `lookups` lookups on a fresh network; deterministic in (seed, params). */
 export function runDht (p: DhtParams, seed: number): DhtResult {
   const label = `dht|${p.nodes}|${p.table}|${p.k}|${p.prefixLength}`
@@ -220,12 +310,15 @@ export function runDht (p: DhtParams, seed: number): DhtResult {
   const rng = SeededRng.derive(seed, `${label}|lookups|${p.churn}|${p.alpha}|${p.disjointPaths}`)
   const n = net.n
   const offline = new Uint8Array(n)
-  const adversarial = new Uint8Array(n)
+  // node i is adversarial at fraction f iff advU[i] < f: nested sets, one draw per node
+  const advU = new Float64Array(n)
   const roles = SeededRng.derive(seed, `${label}|roles|${p.churn}|${p.adversary}`)
   for (let i = 0; i < n; i++) {
     if (roles.float() < p.churn) offline[i] = 1
-    if (roles.float() < p.adversary) adversarial[i] = 1
+    advU[i] = roles.float()
   }
+  const fractions = p.adversaryFractions ?? []
+  const touchedBy = new Array<number>(fractions.length).fill(0)
   const seen = new Uint8Array(n)
   const hops: number[] = []
   let rounds = 0; let queries = 0; let timeouts = 0; let touched = 0; let successes = 0
@@ -240,61 +333,11 @@ export function runDht (p: DhtParams, seed: number): DhtResult {
       if (offline[i] === 1 || i === client) continue
       if (best < 0 || net.compare(i, best, t) < 0) best = i
     }
-    const touchedList: number[] = [client]
-    seen[client] = 1
-    const start = net.closestContacts(client, t, p.k)
-    // shuffle (kad-dht uses Math.random here) and deal into disjoint paths
-    for (let i = start.length - 1; i > 0; i--) { const j = rng.int(i + 1); const x = start[i]; start[i] = start[j]; start[j] = x }
-    const paths: Array<{ queue: number[], closest: number[] }> = []
-    const pathCount = Math.min(p.disjointPaths, start.length)
-    for (let i = 0; i < pathCount; i++) paths.push({ queue: [], closest: [] })
-    start.forEach((c, i) => { paths[i % pathCount].queue.push(c); seen[c] = 1; touchedList.push(c) })
-    const byDist = (a: number, b: number): number => (net.dist(a, t) - net.dist(b, t)) || net.compare(a, b, t)
-    const canAdd = (closest: number[], c: number): boolean => closest.length < p.k || byDist(c, closest[closest.length - 1]) < 0
-    let found = -1
-    let touchedAdv = false
-    let round = 0
-    for (;;) {
-      let active = false
-      round++
-      const batch: Array<[number, number]> = []
-      for (let pi = 0; pi < paths.length; pi++) {
-        const path = paths[pi]
-        path.queue.sort(byDist)
-        let taken = 0
-        while (taken < p.alpha && path.queue.length > 0) {
-          const c = path.queue.shift() as number
-          if (!canAdd(path.closest, c)) continue
-          batch.push([pi, c])
-          taken++
-        }
-      }
-      for (const [pi, c] of batch) {
-        active = true
-        queries++
-        if (adversarial[c] === 1) touchedAdv = true
-        if (offline[c] === 1) { timeouts++; continue }
-        const path = paths[pi]
-        // add responder to the path's closest set
-        path.closest.push(c)
-        path.closest.sort(byDist)
-        if (path.closest.length > p.k) path.closest.length = p.k
-        if (c === best && found < 0) found = round
-        for (const r of net.closestContacts(c, t, p.k)) {
-          if (seen[r] === 1) continue
-          if (byDist(r, c) >= 0) continue
-          if (!canAdd(path.closest, r)) continue
-          seen[r] = 1
-          touchedList.push(r)
-          path.queue.push(r)
-        }
-      }
-      if (!active) { round--; break }
-    }
-    for (const i of touchedList) seen[i] = 0
-    rounds += round
-    if (touchedAdv) touched++
-    if (found > 0) { successes++; hops.push(found) }
+    const o = lookup(net, p, client, t, offline, best, rng, seen, advU)
+    rounds += o.rounds; queries += o.queries; timeouts += o.timeouts
+    if (o.minAdvU < p.adversary) touched++
+    fractions.forEach((f, fi) => { if (o.minAdvU < f) touchedBy[fi]++ })
+    if (o.found > 0) { successes++; hops.push(o.found) }
   }
   hops.sort((a, b) => a - b)
   const maxHops = hops.length > 0 ? hops[hops.length - 1] : 0
@@ -313,6 +356,7 @@ export function runDht (p: DhtParams, seed: number): DhtResult {
     meanQueries: queries / p.lookups,
     meanTimeouts: timeouts / p.lookups,
     touchedAdversaryRate: touched / p.lookups,
+    touchedAdversaryByFraction: fractions.map((fraction, fi) => ({ fraction, rate: touchedBy[fi] / p.lookups })),
     meanTableSize: net.contacts.length / n,
     hopsHistogram: hist,
     events: queries
@@ -329,4 +373,496 @@ export function linearFit (xs: readonly number[], ys: readonly number[]): { a: n
   const b = sxx === 0 ? 0 : sxy / sxx
   const r2 = syy === 0 ? 1 : (sxy * sxy) / (sxx * syy)
   return { a: my - b * mx, b, r2 }
+}
+
+// ---------------------------------------------------------------------------
+// Republish interval vs churn
+// ---------------------------------------------------------------------------
+
+export type RepublishPlacement = 'kad' | 'registry'
+export const REPUBLISH_PLACEMENTS: readonly RepublishPlacement[] = ['kad', 'registry']
+/** kad-dht 16.4.5 drops a stored record older than PROVIDERS_VALIDITY (rpc/handlers/get-value.ts): 48 h. */
+export const KAD_RECORD_VALIDITY_H = 48
+const HOUR_MS = 3_600_000
+
+export interface RepublishParams {
+  /** Lookups per session median (0: the model does not run). */
+  lookups: number
+  nodes: number
+  intervalsH: number[]
+  sessionMedianH: number[]
+  sessionShape: number
+  /** Downtime between sessions (seconds, as every churn distribution). */
+  downtime: Dist
+  /** A stored copy is valid this long after it was stored. */
+  recordTtlH: number
+  /** Lookup times are uniform over this window (after a warm-up of max(interval, TTL)). */
+  windowH: number
+  placements: RepublishPlacement[]
+}
+
+export interface RepublishRow {
+  placement: RepublishPlacement
+  sessionMedianH: number
+  intervalH: number
+  lookups: number
+  /** Storers keep records across downtime (an on-disk datastore, as Veil relays). */
+  successPersistent: number
+  /** A storer that goes offline loses its records (in-memory datastore). */
+  successVolatile: number
+  /** Mean number of online nodes holding a valid copy at lookup time (persistent / volatile). */
+  meanHoldersPersistent: number
+  meanHoldersVolatile: number
+}
+
+export interface RepublishResult {
+  nodes: number
+  storersPerRecord: { kad: number, registry: number }
+  /** Mean fraction of nodes online at lookup times, per session median. */
+  onlineFraction: Array<{ sessionMedianH: number, fraction: number }>
+  rows: RepublishRow[]
+  events: number
+}
+
+/** Alternating online/offline timelines of n nodes over [0, horizon] ms (sim/engine/network.ts ChurnModel). */
+export class ChurnTimelines {
+  readonly n: number
+  readonly startOnline: Uint8Array
+  readonly toggles: Float64Array
+  readonly offsets: Int32Array
+
+  constructor (n: number, churn: ChurnModel, horizonMs: number, seed: number, label: string) {
+    this.n = n
+    this.startOnline = new Uint8Array(n)
+    this.offsets = new Int32Array(n + 1)
+    const out: number[] = []
+    for (let i = 0; i < n; i++) {
+      const rng = SeededRng.derive(seed, label, i)
+      let online = churn.startOnline(rng)
+      this.startOnline[i] = online ? 1 : 0
+      this.offsets[i] = out.length
+      let t = 0
+      for (;;) {
+        t += churn.periodMs(online, rng)
+        if (t > horizonMs) break
+        out.push(t)
+        online = !online
+      }
+    }
+    this.offsets[n] = out.length
+    this.toggles = Float64Array.from(out)
+  }
+
+  /** Number of node i's toggles at or before t. */
+  #count (i: number, t: number): number {
+    let lo = this.offsets[i]; let hi = this.offsets[i + 1]
+    const base = lo
+    while (lo < hi) { const m = (lo + hi) >> 1; if (this.toggles[m] <= t) lo = m + 1; else hi = m }
+    return lo - base
+  }
+
+  online (i: number, t: number): boolean { return ((this.startOnline[i] + this.#count(i, t)) & 1) === 1 }
+
+  /** Start of node i's current period at t (−∞ if it began before time 0). */
+  periodStart (i: number, t: number): number {
+    const c = this.#count(i, t)
+    return c === 0 ? -Infinity : this.toggles[this.offsets[i] + c - 1]
+  }
+}
+
+function wordsToBytes (w: Uint32Array, off = 0): Uint8Array {
+  const b = new Uint8Array(WORDS * 4)
+  for (let i = 0; i < WORDS; i++) {
+    const v = w[off + i]
+    b[4 * i] = v >>> 24; b[4 * i + 1] = (v >>> 16) & 0xff; b[4 * i + 2] = (v >>> 8) & 0xff; b[4 * i + 3] = v & 0xff
+  }
+  return b
+}
+
+/** All nodes ordered by XOR distance to key t, closest first (exact). */
+function orderByDistance (net: DhtNetwork, t: Uint32Array): Int32Array {
+  const d = new Float64Array(net.n)
+  for (let i = 0; i < net.n; i++) d[i] = net.dist(i, t)
+  return Int32Array.from({ length: net.n }, (_, i) => i).sort((a, b) => (d[a] - d[b]) || net.compare(a, b, t))
+}
+
+/**
+ * Lookup success against the republish interval and churn. N nodes churn (sessions Weibull
+ * with the given median and shape, downtimes from `downtime`); a record is published at a
+ * random phase φ ∈ [0, I) and then every I, to
+ *  - kad: the K closest nodes online at that instant (a converged kad-dht PUT), and read by
+ *    a kad-dht lookup (this file's model, tables holding every node, offline ones timing out)
+ *    from a random online node: success if a node that answered holds a valid copy;
+ *  - registry: placeStorers (src/registry/placement.ts) over the nodes online at that instant
+ *    (R × S storers), and read by a client that computes the storers from the nodes online at
+ *    lookup time and asks each: success if one of them holds a valid copy.
+ * A copy is valid for `recordTtlH` after it was stored. Each lookup is scored for every
+ * interval (same keys, times and lookups: common random numbers).
+ */
+export function runRepublish (r: RepublishParams, d: Pick<DhtParams, 'k' | 'alpha' | 'disjointPaths' | 'prefixLength' | 'table'>,
+  reg: { replicas: number, storersPerReplica: number }, seed: number, progress?: (f: number) => void): RepublishResult {
+  const label = `dht-republish|${r.nodes}|${d.table}|${d.k}|${d.prefixLength}`
+  const net = new DhtNetwork(r.nodes, d.k, d.table, d.prefixLength, SeededRng.derive(seed, `${label}|ids`))
+  const n = net.n
+  const entries: PlacementEntry[] = Array.from({ length: n }, (_, i) => ({ id: String(i), kadId: wordsToBytes(net.ids, i * WORDS) }))
+  const maxI = Math.max(...r.intervalsH) * HOUR_MS
+  const ttl = r.recordTtlH * HOUR_MS
+  const warm = Math.max(maxI, ttl)
+  const horizon = warm + r.windowH * HOUR_MS
+  const RS = reg.replicas * reg.storersPerReplica
+  const noAdv = new Float64Array(n).fill(1)
+  const seen = new Uint8Array(n)
+  const offline = new Uint8Array(n)
+  const rows: RepublishRow[] = []
+  const onlineFraction: RepublishResult['onlineFraction'] = []
+  let events = 0
+  r.sessionMedianH.forEach((median, mi) => {
+    const churn = new ChurnModel({ kind: 'weibull', median: median * 3600, shape: r.sessionShape }, r.downtime)
+    const tl = new ChurnTimelines(n, churn, horizon, seed, `${label}|churn|${median}|${r.sessionShape}`)
+    // same keys, times and phases for every median; lookups' own draws per median
+    const samples = SeededRng.derive(seed, `${label}|samples`)
+    const lookRng = SeededRng.derive(seed, `${label}|lookups|${median}`)
+    const acc = new Map<string, { sp: number, sv: number, hp: number, hv: number }>()
+    const key = (pl: string, i: number): string => `${pl}|${i}`
+    for (const pl of r.placements) r.intervalsH.forEach((_, ii) => acc.set(key(pl, ii), { sp: 0, sv: 0, hp: 0, hv: 0 }))
+    let onlineSum = 0
+    const t = new Uint32Array(WORDS)
+    const rk = new Uint32Array(reg.replicas * WORDS)
+    for (let l = 0; l < r.lookups; l++) {
+      progress?.((mi + l / r.lookups) / r.sessionMedianH.length)
+      for (let w = 0; w < WORDS; w++) t[w] = samples.u32()
+      for (let w = 0; w < rk.length; w++) rk[w] = samples.u32()
+      const tq = warm + samples.float() * r.windowH * HOUR_MS
+      const phaseU = samples.float()
+      let onlineCount = 0
+      for (let i = 0; i < n; i++) { const on = tl.online(i, tq); offline[i] = on ? 0 : 1; if (on) onlineCount++ }
+      onlineSum += onlineCount / n
+      // does holder h, stored at s (online then), hold a valid copy at tq (online now)?
+      const holds = (h: number, s: number, persistent: boolean): boolean =>
+        tl.online(h, tq) && (persistent || tl.periodStart(h, tq) <= s)
+      const publishes = (I: number): number[] => {
+        const phi = phaseU * I
+        const out: number[] = []
+        for (let s = phi + Math.floor((tq - phi) / I) * I; s >= 0 && tq - s <= ttl; s -= I) out.push(s)
+        return out
+      }
+      const score = (pl: string, ii: number, readers: number[], hp: Set<number>, hv: Set<number>): void => {
+        const a = acc.get(key(pl, ii)) as { sp: number, sv: number, hp: number, hv: number }
+        if (readers.some(x => hp.has(x))) a.sp++
+        if (readers.some(x => hv.has(x))) a.sv++
+        a.hp += hp.size; a.hv += hv.size
+      }
+      if (r.placements.includes('kad')) {
+        const order = orderByDistance(net, t)
+        const responders: number[] = []
+        if (onlineCount > 0) {
+          let client: number
+          do client = lookRng.int(n); while (offline[client] === 1)
+          const o = lookup(net, d, client, t, offline, -1, lookRng, seen, noAdv, responders)
+          events += o.queries
+        }
+        const kClosestOnline = (s: number): number[] => {
+          const out: number[] = []
+          for (let j = 0; j < n && out.length < d.k; j++) if (tl.online(order[j], s)) out.push(order[j])
+          return out
+        }
+        r.intervalsH.forEach((ih, ii) => {
+          const hp = new Set<number>(); const hv = new Set<number>()
+          for (const s of publishes(ih * HOUR_MS)) {
+            for (const h of kClosestOnline(s)) {
+              if (holds(h, s, true)) hp.add(h)
+              if (holds(h, s, false)) hv.add(h)
+            }
+          }
+          score('kad', ii, responders, hp, hv)
+        })
+      }
+      if (r.placements.includes('registry')) {
+        const keys = Array.from({ length: reg.replicas }, (_, k) => rk.subarray(k * WORDS, (k + 1) * WORDS))
+        const keyBytes = keys.map(k => wordsToBytes(k))
+        const orders = keys.map(k => orderByDistance(net, k))
+        // placeStorers over the nodes online at s: only the first R·S online per replica key can be chosen
+        const storersAt = (s: number): number[] => {
+          const cand = new Set<number>()
+          for (const order of orders) {
+            let c = 0
+            for (let j = 0; j < n && c < RS; j++) if (tl.online(order[j], s)) { cand.add(order[j]); c++ }
+          }
+          events++
+          return placeStorers(keyBytes, [...cand].map(i => entries[i]), reg.storersPerReplica).flat().map(Number)
+        }
+        const readers = storersAt(tq)
+        r.intervalsH.forEach((ih, ii) => {
+          const hp = new Set<number>(); const hv = new Set<number>()
+          for (const s of publishes(ih * HOUR_MS)) {
+            for (const h of storersAt(s)) {
+              if (holds(h, s, true)) hp.add(h)
+              if (holds(h, s, false)) hv.add(h)
+            }
+          }
+          score('registry', ii, readers, hp, hv)
+        })
+      }
+    }
+    onlineFraction.push({ sessionMedianH: median, fraction: onlineSum / r.lookups })
+    for (const pl of r.placements) {
+      r.intervalsH.forEach((ih, ii) => {
+        const a = acc.get(key(pl, ii)) as { sp: number, sv: number, hp: number, hv: number }
+        rows.push({
+          placement: pl,
+          sessionMedianH: median,
+          intervalH: ih,
+          lookups: r.lookups,
+          successPersistent: a.sp / r.lookups,
+          successVolatile: a.sv / r.lookups,
+          meanHoldersPersistent: a.hp / r.lookups,
+          meanHoldersVolatile: a.hv / r.lookups
+        })
+      })
+    }
+  })
+  progress?.(1)
+  return { nodes: n, storersPerRecord: { kad: d.k, registry: RS }, onlineFraction, rows, events }
+}
+
+// ---------------------------------------------------------------------------
+// Exposure: records whose storers are all adversarial
+// ---------------------------------------------------------------------------
+
+const TWO_53 = 2 ** 53
+
+/** Top 53 bits of a XOR b (32-byte ids) as an exact integer. */
+function xorTop53 (a: Uint8Array, b: Uint8Array): number {
+  const hi = (((a[0] ^ b[0]) << 24) | ((a[1] ^ b[1]) << 16) | ((a[2] ^ b[2]) << 8) | (a[3] ^ b[3])) >>> 0
+  const lo = (((a[4] ^ b[4]) << 24) | ((a[5] ^ b[5]) << 16) | ((a[6] ^ b[6]) << 8) | (a[7] ^ b[7])) >>> 0
+  return hi * TWO_21 + (lo >>> 11)
+}
+
+/** A synthetic relay: a libp2p Ed25519 peer id multihash (identity, protobuf key) → kad id. */
+function syntheticRelay (i: number, rng: SeededRng): StorerCandidate {
+  const mh = new Uint8Array(38)
+  mh.set([0x00, 0x24, 0x08, 0x01, 0x12, 0x20])
+  mh.set(rng.bytes(32), 6)
+  return { id: `h${i}`, kadId: relayKadId(mh), firstSeen: -Infinity }
+}
+
+/** Replica DHT-key kad ids of one provider's record in one period (a random blinded key A'_p). */
+function recordKeys (replicas: number, period: number, periodS: number, rng: SeededRng): Uint8Array[] {
+  const blinded = rng.bytes(32)
+  return Array.from({ length: replicas }, (_, r) => keyKadId(descriptorDhtKey(storageKey(blinded, r, period, periodS))))
+}
+
+/**
+ * The relays that can be among placeStorers' R × S choices for `keys`: per key, every
+ * relay at least as close as its (R·S)-th closest. placeStorers over this subset returns
+ * exactly what it returns over the whole directory (it only ever takes, per replica, one of
+ * the first R·S relays of that replica's order), at a fraction of the cost.
+ */
+function placementPrefix<E extends PlacementEntry> (keys: readonly Uint8Array[], dir: readonly E[], rs: number): E[] {
+  const out = new Set<E>()
+  const d = new Float64Array(dir.length)
+  for (const key of keys) {
+    for (let i = 0; i < dir.length; i++) d[i] = xorTop53(dir[i].kadId, key)
+    const sorted = Float64Array.from(d).sort()
+    const cut = sorted[Math.min(rs, dir.length) - 1]
+    for (let i = 0; i < dir.length; i++) if (d[i] <= cut) out.add(dir[i])
+  }
+  return [...out]
+}
+
+export interface ExposureParams {
+  /** Adversary fractions (by count of relays). */
+  fractions: number[]
+  relays: number
+  /** Records placed for the random-placement adversary (0: off). */
+  records: number
+  targeted: TargetedParams
+}
+
+export interface TargetedParams {
+  /** Records targeted, one at a time (0: off). */
+  records: number
+  /** Periods followed from the one in which the adversary learns the address. */
+  periods: number
+  periodS: number
+  /** Storage-eligibility ages compared, in periods (Veil: STORAGE_ELIGIBILITY_PERIODS = 2). */
+  eligibilityPeriods: number[]
+  fetchesPerPeriod: number
+  /** Time from knowing a storage key to having ground relays in clients' directories. */
+  joinDelayS: number
+  /** Also model a shared random value published at each period start (NOT implemented in Veil). */
+  sharedRandom: boolean
+}
+
+export interface RandomExposureRow {
+  fraction: number
+  adversaryRelays: number
+  records: number
+  /** Records whose R × S storers are all adversarial. */
+  capturedRecords: number
+  capturedShare: number
+  /** P(all R·S storers adversarial) for a uniformly random adversary set of this size: C(A, RS) / C(N, RS). */
+  exactShare: number
+  /** f^(R·S). */
+  powerShare: number
+  /** Records with at least one adversarial storer. */
+  anyAdversarialShare: number
+  meanAdversarialStorers: number
+  /** histogram[k] = records with k adversarial storers (k = 0..R·S). */
+  histogram: number[]
+}
+
+export interface TargetedRow {
+  /** 'address' (Veil: a period's storage keys follow from the address alone) or 'shared-random' (not implemented in Veil). */
+  keySchedule: 'address' | 'shared-random'
+  eligibilityPeriods: number
+  /** Period offset from the one in which the address is learned; -1 = all periods. */
+  period: number
+  fetches: number
+  /** Fetches whose computed R × S storers were all the adversary's ground relays. */
+  capturedShare: number
+  /** Fetches with at least one adversarial storer. */
+  anyAdversarialShare: number
+}
+
+export interface ExposureResult {
+  relays: number
+  storersPerRecord: number
+  random?: RandomExposureRow[]
+  targeted?: { rows: TargetedRow[], relaysPerRecordPeriod: number, meanGrindHashesPerRelay: number }
+  events: number
+}
+
+/** log C(n, k) */
+function logChoose (n: number, k: number): number {
+  let s = 0
+  for (let i = 0; i < k; i++) s += Math.log(n - i) - Math.log(i + 1)
+  return s
+}
+
+/**
+ * Exposure of registry records (placeStorers, R × S storers over N relays):
+ *  (i)  random placement: the adversary runs a random fraction f of the relays (by count,
+ *       nested sets over f); share of records with all storers adversarial;
+ *  (ii) targeting: for one chosen record at a time, the adversary grinds R × S relay ids
+ *       closer to the period's replica keys than any honest relay and joins them as soon as
+ *       it knows the keys (+ joinDelayS); clients count a relay only once it has been in
+ *       their directory for the eligibility age. Address-derived keys (Veil) are known from
+ *       the moment the address is; with `sharedRandom` a period's keys are known only at
+ *       its start. Honest relays are all old (always eligible); no churn.
+ */
+export function runExposure (e: ExposureParams, reg: { replicas: number, storersPerReplica: number }, seed: number, progress?: (f: number) => void): ExposureResult {
+  const label = `dht-exposure|${e.relays}`
+  const idRng = SeededRng.derive(seed, `${label}|ids`)
+  const relays = Array.from({ length: e.relays }, (_, i) => syntheticRelay(i, idRng))
+  const RS = reg.replicas * reg.storersPerReplica
+  const S = reg.storersPerReplica
+  const out: ExposureResult = { relays: e.relays, storersPerRecord: RS, events: 0 }
+  const work = e.records + e.targeted.records
+  if (e.records > 0) {
+    const roles = SeededRng.derive(seed, `${label}|adversary`)
+    const advU = new Map<string, number>(relays.map(x => [x.id, roles.float()]))
+    const rng = SeededRng.derive(seed, `${label}|random-records`)
+    const captured = e.fractions.map(() => 0)
+    const anyAdv = e.fractions.map(() => 0)
+    const hist = e.fractions.map(() => new Array<number>(RS + 1).fill(0))
+    for (let rec = 0; rec < e.records; rec++) {
+      if (rec % 64 === 0) progress?.(rec / work)
+      const keys = recordKeys(reg.replicas, 0, 86_400, rng)
+      const storers = placeStorers(keys, placementPrefix(keys, relays, RS), S).flat()
+      out.events++
+      const us = storers.map(id => advU.get(id) as number)
+      e.fractions.forEach((f, fi) => {
+        const k = us.filter(u => u < f).length
+        hist[fi][k]++
+        if (k === storers.length) captured[fi]++
+        if (k > 0) anyAdv[fi]++
+      })
+    }
+    out.random = e.fractions.map((f, fi) => {
+      const a = [...advU.values()].filter(u => u < f).length
+      return {
+        fraction: f,
+        adversaryRelays: a,
+        records: e.records,
+        capturedRecords: captured[fi],
+        capturedShare: captured[fi] / e.records,
+        exactShare: a < RS ? 0 : Math.exp(logChoose(a, RS) - logChoose(e.relays, RS)),
+        powerShare: f ** RS,
+        anyAdversarialShare: anyAdv[fi] / e.records,
+        meanAdversarialStorers: hist[fi].reduce((s, c, k) => s + c * k, 0) / e.records,
+        histogram: hist[fi]
+      }
+    })
+  }
+  const t = e.targeted
+  if (t.records > 0) {
+    const L = t.periodS * 1000
+    const schedules: Array<'address' | 'shared-random'> = t.sharedRandom ? ['address', 'shared-random'] : ['address']
+    const variants = schedules.flatMap(ks => t.eligibilityPeriods.map(age => ({ ks, age })))
+    const cnt = variants.map(() => ({ cap: new Array<number>(t.periods).fill(0), any: new Array<number>(t.periods).fill(0) }))
+    const rng = SeededRng.derive(seed, `${label}|targeted`)
+    let grind = 0; let ground = 0
+    for (let rec = 0; rec < t.records; rec++) {
+      progress?.((e.records + rec) / work)
+      const learn = rng.float() * L
+      // per period: its replica keys, the honest relays that can be chosen, and the adversary's ground ids
+      const periods = Array.from({ length: t.periods }, (_, p) => {
+        const keys = recordKeys(reg.replicas, p, t.periodS, rng)
+        const honest = placementPrefix(keys, relays, RS)
+        const adv: Array<{ id: string, kadId: Uint8Array }> = []
+        keys.forEach((key, r) => {
+          let nearest = Infinity
+          for (const h of honest) nearest = Math.min(nearest, xorTop53(h.kadId, key))
+          for (let j = 0; j < S; j++) {
+            // a uniform id whose top-53-bit distance to the key is below the nearest honest one
+            const v = Math.floor(rng.float() * nearest)
+            const delta = rng.bytes(32)
+            const hi = Math.floor(v / TWO_21); const lo = v % TWO_21
+            delta[0] = hi >>> 24; delta[1] = (hi >>> 16) & 0xff; delta[2] = (hi >>> 8) & 0xff; delta[3] = hi & 0xff
+            delta[4] = lo >>> 13; delta[5] = (lo >>> 5) & 0xff; delta[6] = ((lo & 0x1f) << 3) | (delta[6] & 0x07)
+            adv.push({ id: `a${p}.${r}.${j}`, kadId: key.map((b, i) => b ^ delta[i]) })
+            grind += TWO_53 / nearest; ground++
+          }
+        })
+        return { keys, honest, adv }
+      })
+      const fetchTimes = periods.map((_, p) => Array.from({ length: t.fetchesPerPeriod }, (_, j) => p * L + (j + rng.float()) / t.fetchesPerPeriod * L))
+      variants.forEach((v, vi) => {
+        const minAgeMs = v.age * L
+        // when each period's ground relays enter clients' directories
+        const joins = periods.map((_, p) => (v.ks === 'address' ? learn : Math.max(learn, p * L)) + t.joinDelayS * 1000)
+        const advAll: StorerCandidate[] = periods.flatMap((x, p) => x.adv.map(a => ({ ...a, firstSeen: joins[p] })))
+        periods.forEach((x, p) => {
+          for (const now of fetchTimes[p]) {
+            const dir = [...x.honest, ...advAll.filter(a => a.firstSeen <= now)]
+            const storers = placeStorers(x.keys, dir, S, c => storageEligible(c.firstSeen, now, minAgeMs)).flat()
+            out.events++
+            const k = storers.filter(id => id.startsWith('a')).length
+            if (k === storers.length && k > 0) cnt[vi].cap[p]++
+            if (k > 0) cnt[vi].any[p]++
+          }
+        })
+      })
+    }
+    const rows: TargetedRow[] = []
+    variants.forEach((v, vi) => {
+      const per = t.records * t.fetchesPerPeriod
+      for (let p = 0; p < t.periods; p++) {
+        rows.push({ keySchedule: v.ks, eligibilityPeriods: v.age, period: p, fetches: per, capturedShare: cnt[vi].cap[p] / per, anyAdversarialShare: cnt[vi].any[p] / per })
+      }
+      const all = per * t.periods
+      rows.push({
+        keySchedule: v.ks,
+        eligibilityPeriods: v.age,
+        period: -1,
+        fetches: all,
+        capturedShare: cnt[vi].cap.reduce((a, b) => a + b, 0) / all,
+        anyAdversarialShare: cnt[vi].any.reduce((a, b) => a + b, 0) / all
+      })
+    })
+    out.targeted = { rows, relaysPerRecordPeriod: RS, meanGrindHashesPerRelay: grind / ground }
+  }
+  progress?.(1)
+  return out
 }

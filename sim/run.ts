@@ -19,7 +19,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { cpus, hostname } from 'node:os'
 import { join } from 'node:path'
-import { linearFit, runDht, type DhtResult } from './dht.ts'
+import { linearFit, runDht, runExposure, runRepublish, type DhtResult, type ExposureResult, type RepublishResult } from './dht.ts'
 import { runPaths, type PathsResult } from './paths.ts'
 import { runMessage, type MessageResult, type TargetRow } from './message.ts'
 import { csv, fmt, json, lineChart, type Series } from './report.ts'
@@ -45,6 +45,10 @@ export interface RunResults {
   dht?: DhtResult[]
   /** Fit of mean hops against log2 N over the DHT sizes (when ≥ 2 sizes). */
   dhtFit?: { slope: number, intercept: number, r2: number }
+  /** Lookup success vs republish interval and churn (dht.republish.lookups > 0). */
+  dhtRepublish?: RepublishResult
+  /** Records whose storers are all adversarial (dht.exposure.records / .targeted.records > 0). */
+  dhtExposure?: ExposureResult
   paths?: PathsResult
   /** Message mode: one result per per-hop mean delay run. */
   message?: MessageResult[]
@@ -101,15 +105,34 @@ function simulate (s: Scenario, seed: number, progress: (phase: string, f: numbe
   const parts = s.modes.length
   s.modes.forEach((mode, mi) => {
     if (mode === 'dht') {
-      results.dht = s.dht.nodes.map((nodes, ni) => {
-        progress(`dht n=${nodes}`, (mi + ni / s.dht.nodes.length) / parts)
-        const r = runDht({ ...s.dht, nodes }, seed)
-        events += r.events
-        return r
-      })
-      if (results.dht.length >= 2) {
-        const f = linearFit(results.dht.map(r => Math.log2(r.nodes)), results.dht.map(r => r.meanHops))
-        results.dhtFit = { slope: f.b, intercept: f.a, r2: f.r2 }
+      // shares of the mode's progress: lookups per size, republish, exposure (by rough cost)
+      const d = s.dht
+      const parts3 = [d.lookups > 0 ? 1 : 0, d.republish.lookups > 0 ? 1 : 0, d.exposure.records + d.exposure.targeted.records > 0 ? 1 : 0]
+      const total3 = Math.max(1, parts3.reduce((a, b) => a + b, 0))
+      let done3 = 0
+      const sub = (phase: string, f: number): void => progress(phase, (mi + (done3 + f) / total3) / parts)
+      if (d.lookups > 0) {
+        results.dht = d.nodes.map((nodes, ni) => {
+          sub(`dht n=${nodes}`, ni / d.nodes.length)
+          const r = runDht({ ...d, nodes, adversaryFractions: d.exposure.fractions }, seed)
+          events += r.events
+          return r
+        })
+        if (results.dht.length >= 2) {
+          const f = linearFit(results.dht.map(r => Math.log2(r.nodes)), results.dht.map(r => r.meanHops))
+          results.dhtFit = { slope: f.b, intercept: f.a, r2: f.r2 }
+        }
+        done3++
+      }
+      if (d.republish.lookups > 0) {
+        results.dhtRepublish = runRepublish(d.republish, d, d.registry, seed, f => sub('dht republish', f))
+        events += results.dhtRepublish.events
+        done3++
+      }
+      if (parts3[2] === 1) {
+        results.dhtExposure = runExposure(d.exposure, d.registry, seed, f => sub('dht exposure', f))
+        events += results.dhtExposure.events
+        done3++
       }
     } else if (mode === 'paths') {
       results.paths = runPaths(s.paths, seed, f => progress('paths', (mi + f) / parts))
@@ -165,6 +188,8 @@ function runFiles (s: Scenario, seed: number, r: RunResults, targets: TargetRow[
     files.set('dht_lookups.csv', csv(
       ['nodes', 'log2_nodes', 'lookups', 'success_rate', 'mean_hops', 'p50_hops', 'p90_hops', 'max_hops', 'mean_rounds', 'mean_queries', 'mean_timeouts', 'touched_adversary_rate', 'mean_table_size'],
       r.dht.map(d => [d.nodes, Math.log2(d.nodes), d.lookups, d.successRate, d.meanHops, d.p50Hops, d.p90Hops, d.maxHops, d.meanRounds, d.meanQueries, d.meanTimeouts, d.touchedAdversaryRate, d.meanTableSize])))
+    files.set('dht_exposure_lookups.csv', csv(['nodes', 'adversary_fraction', 'lookups', 'touched_adversary_rate'],
+      r.dht.flatMap(d => d.touchedAdversaryByFraction.map(x => [d.nodes, x.fraction, d.lookups, x.rate]))))
     files.set('dht_hops_histogram.csv', csv(['nodes', 'hops', 'lookups'],
       r.dht.flatMap(d => d.hopsHistogram.map((count, h) => [d.nodes, h, count]))))
     const pts = r.dht.map(d => [Math.log2(d.nodes), d.meanHops] as const)
@@ -180,6 +205,7 @@ function runFiles (s: Scenario, seed: number, r: RunResults, targets: TargetRow[
       ]
     }))
   }
+  if (r.dhtRepublish !== undefined || r.dhtExposure !== undefined) dhtExtraFiles(files, s, r)
   if (r.paths !== undefined) {
     const p = r.paths
     const { compromiseCdf, ...scalars } = p
@@ -197,6 +223,52 @@ function runFiles (s: Scenario, seed: number, r: RunResults, targets: TargetRow[
   }
   if (r.message !== undefined) messageFiles(files, s, r.message, targets)
   return files
+}
+
+/** Republish and exposure tables of DHT mode. */
+function dhtExtraFiles (files: Map<string, string>, s: Scenario, r: RunResults): void {
+  const rp = r.dhtRepublish
+  if (rp !== undefined) {
+    const online = new Map(rp.onlineFraction.map(x => [x.sessionMedianH, x.fraction]))
+    files.set('dht_republish.csv', csv(
+      ['placement', 'storers_per_record', 'session_median_h', 'online_fraction', 'republish_interval_h', 'lookups', 'success_persistent', 'success_volatile', 'mean_holders_persistent', 'mean_holders_volatile'],
+      rp.rows.map(x => [x.placement, rp.storersPerRecord[x.placement], x.sessionMedianH, online.get(x.sessionMedianH) ?? null, x.intervalH, x.lookups,
+        x.successPersistent, x.successVolatile, x.meanHoldersPersistent, x.meanHoldersVolatile])))
+    const series: Series[] = []
+    for (const pl of s.dht.republish.placements) {
+      for (const m of s.dht.republish.sessionMedianH) {
+        series.push({
+          name: `${pl}, session ${fmt(m)} h`,
+          points: rp.rows.filter(x => x.placement === pl && x.sessionMedianH === m).map(x => [Math.log2(x.intervalH), x.successVolatile] as const),
+          dashed: pl === 'registry'
+        })
+      }
+    }
+    files.set('dht-republish.svg', lineChart({
+      id: 'dht-republish',
+      title: `Lookup success vs republish interval, storers losing records when offline (N=${rp.nodes})`,
+      xLabel: 'log2 republish interval (h)',
+      yLabel: 'lookup success (volatile storers)',
+      yMin: 0,
+      yMax: 1,
+      series
+    }))
+  }
+  const ex = r.dhtExposure
+  if (ex?.random !== undefined) {
+    files.set('dht_exposure_random.csv', csv(
+      ['adversary_fraction', 'adversary_relays', 'relays', 'records', 'storers_per_record', 'captured_records', 'captured_share', 'exact_share', 'f_pow_storers', 'any_adversarial_share', 'mean_adversarial_storers'],
+      ex.random.map(x => [x.fraction, x.adversaryRelays, ex.relays, x.records, ex.storersPerRecord, x.capturedRecords, x.capturedShare, x.exactShare, x.powerShare, x.anyAdversarialShare, x.meanAdversarialStorers])))
+    files.set('dht_exposure_random_histogram.csv', csv(['adversary_fraction', 'adversarial_storers', 'records'],
+      ex.random.flatMap(x => x.histogram.map((c, k) => [x.fraction, k, c]))))
+  }
+  if (ex?.targeted !== undefined) {
+    const t = s.dht.exposure.targeted
+    files.set('dht_exposure_targeted.csv', csv(
+      ['key_schedule', 'implemented_in_veil', 'eligibility_age_periods', 'period', 'fetches', 'captured_share', 'any_adversarial_share', 'period_s', 'join_delay_s', 'ground_relays_per_period', 'grind_hashes_per_relay'],
+      ex.targeted.rows.map(x => [x.keySchedule, x.keySchedule === 'address' ? 'yes' : 'no', x.eligibilityPeriods, x.period < 0 ? 'all' : x.period, x.fetches,
+        x.capturedShare, x.anyAdversarialShare, t.periodS, t.joinDelayS, ex.targeted?.relaysPerRecordPeriod ?? null, ex.targeted?.meanGrindHashesPerRelay ?? null])))
+  }
 }
 
 const pctCols = (name: string): string[] => [`${name}_p50`, `${name}_p90`, `${name}_p99`]
@@ -330,6 +402,20 @@ function flatten (r: RunResults): Record<string, number | null> {
     m[`dht.n${d.nodes}.touchedAdversaryRate`] = d.touchedAdversaryRate
   }
   if (r.dhtFit !== undefined) m['dht.fit.r2'] = r.dhtFit.r2
+  for (const d of r.dht ?? []) for (const x of d.touchedAdversaryByFraction) m[`dht.n${d.nodes}.f${x.fraction}.touchedAdversaryRate`] = x.rate
+  for (const x of r.dhtRepublish?.rows ?? []) {
+    const k = `dht.republish.${x.placement}.s${x.sessionMedianH}h.i${x.intervalH}h`
+    m[`${k}.successPersistent`] = x.successPersistent
+    m[`${k}.successVolatile`] = x.successVolatile
+  }
+  for (const x of r.dhtExposure?.random ?? []) {
+    m[`dht.exposure.random.f${x.fraction}.capturedShare`] = x.capturedShare
+    m[`dht.exposure.random.f${x.fraction}.exactShare`] = x.exactShare
+    m[`dht.exposure.random.f${x.fraction}.anyAdversarialShare`] = x.anyAdversarialShare
+  }
+  for (const x of r.dhtExposure?.targeted?.rows ?? []) {
+    m[`dht.exposure.targeted.${x.keySchedule}.age${x.eligibilityPeriods}.p${x.period < 0 ? 'all' : x.period}.capturedShare`] = x.capturedShare
+  }
   if (r.paths !== undefined) {
     const p = r.paths
     m['paths.compromisedFraction'] = p.compromisedFraction

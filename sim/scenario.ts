@@ -5,11 +5,16 @@
  *
  *   name: dht-small
  *   modes: [dht, paths]
- *   dht:   { nodes: [1000, 2000], lookups: 500, churn: 0 }
+ *   dht:   { nodes: [1000, 2000], lookups: 500, churn: 0, republish: { lookups: 300 }, exposure: { records: 2000 } }
  *   paths: { relays: 1000, clients: 200, days: 90, adversary: { fraction: 0.1, by: bandwidth } }
  */
 import { parse as parseYaml } from 'yaml'
-import { KAD_ALPHA, KAD_DISJOINT_PATHS, KAD_K, KAD_PREFIX_LENGTH, type DhtParams, type TableShape } from './dht.ts'
+import {
+  KAD_ALPHA, KAD_DISJOINT_PATHS, KAD_K, KAD_PREFIX_LENGTH, KAD_RECORD_VALIDITY_H, REPUBLISH_PLACEMENTS,
+  type DhtParams, type ExposureParams, type RepublishParams, type RepublishPlacement, type TableShape
+} from './dht.ts'
+import { DEFAULT_REPLICAS, DEFAULT_STORERS_PER_REPLICA, STORAGE_ELIGIBILITY_PERIODS } from '../src/registry/placement.ts'
+import { DEFAULT_PERIOD_SECONDS } from '../src/registry/constants.ts'
 import type { PathsParams } from './paths.ts'
 import type { ChurnParams, MessageParams } from './message.ts'
 import { DEFAULT_GEOGRAPHY, DIST_KINDS, type Dist, type GeographyParams } from './engine/network.ts'
@@ -24,7 +29,13 @@ export interface Scenario {
   name: string
   seed: number
   modes: Mode[]
-  dht: Omit<DhtParams, 'nodes'> & { nodes: number[] }
+  dht: Omit<DhtParams, 'nodes' | 'adversaryFractions'> & {
+    nodes: number[]
+    /** Registry placement shape used by dht.republish (placement: registry) and dht.exposure. */
+    registry: { replicas: number, storersPerReplica: number }
+    republish: RepublishParams
+    exposure: ExposureParams
+  }
   paths: PathsParams
   message: MessageParams
 }
@@ -44,6 +55,11 @@ export const MAX_MESSAGE_NODES = 10_000_000
 
 /** Largest DHT the model accepts (memory ≈ 1,280 contacts × 4 B per node in kad-dht shape). */
 export const MAX_DHT_NODES = 1_000_000
+/** Republish model defaults: intervals (h) and relay session medians (h) compared. */
+export const DEFAULT_REPUBLISH_INTERVALS_H = [1, 2, 4, 12, 48]
+export const DEFAULT_SESSION_MEDIANS_H = [0.5, 2, 8]
+/** Adversary fractions of the exposure metrics. */
+export const DEFAULT_EXPOSURE_FRACTIONS = [0.05, 0.1, 0.2, 0.3]
 
 type Raw = Record<string, unknown>
 
@@ -109,6 +125,21 @@ class Reader {
     const list = Array.isArray(v) ? v : [v]
     if (list.length === 0) throw new ScenarioError(path, 'expected a non-empty list')
     return list.map((x: unknown, i: number) => checkNum(`${path}[${i}]`, x, o))
+  }
+
+  /** A value or a non-empty list of values, each one of `values` (duplicates dropped). */
+  oneOfList<T extends string> (path: string, def: T[], values: readonly T[]): T[] {
+    const v = this.get(path)
+    if (v === undefined) return def
+    const list = Array.isArray(v) ? v : [v]
+    if (list.length === 0) throw new ScenarioError(path, 'expected a non-empty list')
+    const out: T[] = []
+    list.forEach((x: unknown, i: number) => {
+      const hit = values.find(y => y === x)
+      if (hit === undefined) throw new ScenarioError(`${path}[${i}]`, `expected one of ${values.join(', ')}, got ${JSON.stringify(x)}`)
+      if (!out.includes(hit)) out.push(hit)
+    })
+    return out
   }
 
   modeList (path: string, def: Mode[]): Mode[] {
@@ -196,9 +227,38 @@ export function resolveScenario (input: unknown): Scenario {
       disjointPaths: r.num('dht.disjointPaths', KAD_DISJOINT_PATHS, { int: true, min: 1, max: 1000 }),
       prefixLength: r.num('dht.prefixLength', KAD_PREFIX_LENGTH, { int: true, min: 1, max: 16 }),
       table,
-      lookups: r.num('dht.lookups', 500, { int: true, min: 1 }),
+      lookups: r.num('dht.lookups', 500, { int: true, min: 0 }),
       churn: r.num('dht.churn', 0, { min: 0, max: 0.99 }),
-      adversary: r.num('dht.adversary', 0, { min: 0, max: 1 })
+      adversary: r.num('dht.adversary', 0, { min: 0, max: 1 }),
+      registry: {
+        replicas: r.num('dht.registry.replicas', DEFAULT_REPLICAS, { int: true, min: 1, max: 16 }),
+        storersPerReplica: r.num('dht.registry.storersPerReplica', DEFAULT_STORERS_PER_REPLICA, { int: true, min: 1, max: 64 })
+      },
+      republish: {
+        lookups: r.num('dht.republish.lookups', 0, { int: true, min: 0, max: 1_000_000 }),
+        nodes: r.num('dht.republish.nodes', 2000, { int: true, min: 2, max: MAX_DHT_NODES }),
+        intervalsH: r.numList('dht.republish.intervalsH', DEFAULT_REPUBLISH_INTERVALS_H, { min: 0.01, max: 24 * 365 }),
+        sessionMedianH: r.numList('dht.republish.sessionMedianH', DEFAULT_SESSION_MEDIANS_H, { min: 0.001, max: 24 * 365 }),
+        sessionShape: r.num('dht.republish.sessionShape', 0.6, { min: 0.05, max: 20 }),
+        downtime: r.dist('dht.republish.downtime', DEFAULT_DOWNTIME),
+        recordTtlH: r.num('dht.republish.recordTtlH', KAD_RECORD_VALIDITY_H, { min: 0.01, max: 24 * 365 }),
+        windowH: r.num('dht.republish.windowH', 24, { min: 0.01, max: 24 * 365 }),
+        placements: r.oneOfList<RepublishPlacement>('dht.republish.placement', [...REPUBLISH_PLACEMENTS], REPUBLISH_PLACEMENTS)
+      },
+      exposure: {
+        fractions: r.numList('dht.exposure.fractions', DEFAULT_EXPOSURE_FRACTIONS, { min: 0, max: 1 }),
+        relays: r.num('dht.exposure.relays', 2000, { int: true, min: 2, max: MAX_DHT_NODES }),
+        records: r.num('dht.exposure.records', 0, { int: true, min: 0, max: 10_000_000 }),
+        targeted: {
+          records: r.num('dht.exposure.targeted.records', 0, { int: true, min: 0, max: 1_000_000 }),
+          periods: r.num('dht.exposure.targeted.periods', 5, { int: true, min: 1, max: 1000 }),
+          periodS: r.num('dht.exposure.targeted.periodS', DEFAULT_PERIOD_SECONDS, { int: true, min: 1, max: 365 * 86_400 }),
+          eligibilityPeriods: r.numList('dht.exposure.targeted.eligibilityPeriods', [0, STORAGE_ELIGIBILITY_PERIODS], { int: true, min: 0, max: 1000 }),
+          fetchesPerPeriod: r.num('dht.exposure.targeted.fetchesPerPeriod', 8, { int: true, min: 1, max: 100_000 }),
+          joinDelayS: r.num('dht.exposure.targeted.joinDelayS', 600, { min: 0 }),
+          sharedRandom: r.bool('dht.exposure.targeted.sharedRandom', false)
+        }
+      }
     },
     paths: {
       relays: r.num('paths.relays', 1000, { int: true, min: 3 }),
@@ -262,6 +322,11 @@ export function resolveScenario (input: unknown): Scenario {
       buildTimeoutMs: r.num('message.costs.buildTimeoutMs', 10_000, { min: 0 })
     }
   }
+  const rs = s.dht.registry.replicas * s.dht.registry.storersPerReplica
+  if (s.dht.republish.placements.includes('registry') && s.dht.republish.nodes <= rs) throw new ScenarioError('dht.republish.nodes', `must exceed dht.registry.replicas × storersPerReplica (${rs}) for placement: registry`)
+  if (s.dht.republish.placements.includes('kad') && s.dht.republish.nodes <= s.dht.k) throw new ScenarioError('dht.republish.nodes', `must exceed dht.k (${s.dht.k}) for placement: kad`)
+  if ((s.dht.exposure.records > 0 || s.dht.exposure.targeted.records > 0) && s.dht.exposure.relays <= rs) throw new ScenarioError('dht.exposure.relays', `must exceed dht.registry.replicas × storersPerReplica (${rs})`)
+  if (s.dht.exposure.targeted.joinDelayS >= s.dht.exposure.targeted.periodS) throw new ScenarioError('dht.exposure.targeted.joinDelayS', 'must be shorter than dht.exposure.targeted.periodS')
   if (s.modes.includes('message') && s.message.profile === 'paranoid') throw new ScenarioError('message.profile', "paranoid's constant-rate send stream is not modelled yet: use fast or balanced")
   if (s.message.warmupS >= s.message.durationS) throw new ScenarioError('message.warmupS', 'must be shorter than message.durationS')
   if (s.paths.layer2 && s.paths.pathLength < 3) throw new ScenarioError('paths.pathLength', 'a layer-2 path needs ≥ 3 hops')
@@ -313,6 +378,33 @@ function distToRaw (d: Dist): Raw {
 
 function churnToRaw (c: ChurnParams | null): Raw | string {
   return c === null ? 'none' : { session: distToRaw(c.session), downtime: distToRaw(c.downtime) }
+}
+
+/** Raw (YAML-named) form of the dht section. */
+export function dhtToRaw (d: Scenario['dht']): Raw {
+  const { republish: rp, exposure: ex, registry, nodes, ...rest } = d
+  return {
+    ...rest,
+    nodes: [...nodes],
+    registry: { ...registry },
+    republish: {
+      lookups: rp.lookups,
+      nodes: rp.nodes,
+      intervalsH: [...rp.intervalsH],
+      sessionMedianH: [...rp.sessionMedianH],
+      sessionShape: rp.sessionShape,
+      downtime: distToRaw(rp.downtime),
+      recordTtlH: rp.recordTtlH,
+      windowH: rp.windowH,
+      placement: [...rp.placements]
+    },
+    exposure: {
+      fractions: [...ex.fractions],
+      relays: ex.relays,
+      records: ex.records,
+      targeted: { ...ex.targeted, eligibilityPeriods: [...ex.targeted.eligibilityPeriods] }
+    }
+  }
 }
 
 /** Raw (YAML-named) form of the message section. */
@@ -394,7 +486,7 @@ export function scenarioToRaw (s: Scenario): Raw {
     name: s.name,
     seed: s.seed,
     modes: [...s.modes],
-    dht: { ...s.dht, nodes: [...s.dht.nodes] },
+    dht: dhtToRaw(s.dht),
     paths: { ...paths, rules: { subnet: rules.distinctSubnet, family: rules.distinctFamily }, adversary: { fraction: adversaryFraction, by: adversaryBy } },
     message: messageToRaw(s.message)
   }

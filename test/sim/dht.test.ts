@@ -78,3 +78,12 @@ describe('storer placement (pure)', () => {
     for (const id of p.flat()) expect(Number(id.slice(1)) % 2).toBe(0)
   })
 })
+
+describe('lookups touching the adversary, per adversary fraction', () => {
+  it('nested sets: rate grows with f and matches the single-fraction rate at f = adversary', () => {
+    const r = runDht({ ...base, nodes: 1000, lookups: 100, adversary: 0.1, adversaryFractions: [0.01, 0.05, 0.1, 0.3] }, 4)
+    const rates = r.touchedAdversaryByFraction.map(x => x.rate)
+    for (let j = 1; j < rates.length; j++) expect(rates[j]).toBeGreaterThanOrEqual(rates[j - 1])
+    expect(r.touchedAdversaryByFraction[2]).toEqual({ fraction: 0.1, rate: r.touchedAdversaryRate })
+  })
+})

@@ -29,7 +29,7 @@ describe('runScenario', () => {
       const r = await runScenario(TINY, { outDir: a, onProgress: p => progress.push(p.fraction) })
       await runScenario(TINY, { outDir: b })
       const oa = outputs(a)
-      expect([...oa.keys()]).toEqual(['dht-hops-vs-n.svg', 'dht_hops_histogram.csv', 'dht_lookups.csv', 'paths-compromise-cdf.svg', 'paths_compromise_cdf.csv', 'paths_summary.csv', 'summary.json'])
+      expect([...oa.keys()]).toEqual(['dht-hops-vs-n.svg', 'dht_exposure_lookups.csv', 'dht_hops_histogram.csv', 'dht_lookups.csv', 'paths-compromise-cdf.svg', 'paths_compromise_cdf.csv', 'paths_summary.csv', 'summary.json'])
       expect(outputs(b)).toEqual(oa)
       const facts = JSON.parse(readFileSync(join(a, 'run.json'), 'utf8'))
       for (const k of ['events', 'events_per_s', 'peak_rss_mb', 'wall_per_sim', 'host', 'commit']) expect(facts).toHaveProperty(k)
