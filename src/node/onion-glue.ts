@@ -107,6 +107,10 @@ export interface OnionRelayOptions {
   echo?: boolean
   rng?: Rng
   extendTimeoutMs?: number
+  /** Circuits accepted per link (default MAX_CIRCUITS_PER_LINK). */
+  maxCircuitsPerLink?: number
+  /** A circuit idle this long is destroyed (default RELAY_CIRCUIT_IDLE_MS). */
+  circuitIdleMs?: number
   wrapLink?: LinkWrapper
 }
 
@@ -162,7 +166,9 @@ export function attachOnionRelay (relay: RelayNode, hooks: BindableLinkHooks, op
     scheduler: opts.scheduler,
     commands,
     streams,
-    extendTimeoutMs: opts.extendTimeoutMs
+    extendTimeoutMs: opts.extendTimeoutMs,
+    maxCircuitsPerLink: opts.maxCircuitsPerLink,
+    idleMs: opts.circuitIdleMs
   })
   hooks.bind({
     onCell: (cell, link) => { service.onCell(cell, views.of(link)) },

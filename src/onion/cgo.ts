@@ -25,7 +25,7 @@
  * POLYVAL and single-block AES (see docs/protocol.md), traffic analysis.
  */
 import { AesEcbKeystream, Redacted, aesBlockWords, aesExpandKey, aesWipeKey, constantTimeEqual, wipe, type AesBlockKey } from './primitives.ts'
-import { PolyvalKey, polyvalBlocks } from './polyval.ts'
+import { PolyvalKey, PolyvalKey8, polyvalBlocks, polyvalBlocks8 } from './polyval.ts'
 import { OnionCallerError } from './errors.ts'
 import { ARTI_CELL_BODY_LEN, ARTI_CGO_AES_KEY_LEN, BLOCK_LEN, CELL_BODY_LEN, CGO_AES_KEY_LEN, CGO_NONCE_LEN, CGO_TAG_LEN, POLYVAL_KEY_LEN } from './constants.ts'
 
@@ -62,7 +62,7 @@ export interface CgoLayout extends CgoParams {
   readonly counterMask: number
   /** POLYVAL blocks in the ET tweak T'||AD||X_R, zero-padded. */
   readonly tweakBlocks: number
-  readonly scratch: { tweak: Uint8Array, tweakWords: Uint32Array, counters: Uint8Array, block: Uint8Array, hash: Uint32Array, words: Uint32Array }
+  readonly scratch: { tweak: Uint8Array, tweakWords: Uint32Array, counters: Uint8Array, block: Uint8Array, blockWords: Uint32Array, hash: Uint32Array, hashBytes: Uint8Array, words: Uint32Array }
 }
 
 const layouts = new Map<string, CgoLayout>()
@@ -88,6 +88,8 @@ export function cgoLayout (params: CgoParams): CgoLayout {
   const counterMask = (0xff << counterBits) & 0xff
   const tweakBlocks = Math.ceil((CGO_TAG_LEN + 1 + payloadLen) / BLOCK_LEN)
   const tweak = new Uint8Array(tweakBlocks * BLOCK_LEN)
+  const block = new Uint8Array(BLOCK_LEN)
+  const hash = new Uint32Array(4)
   const layout: CgoLayout = Object.freeze({
     bodyLen, aesKeyLen, payloadLen, etKeyLen, prfKeyLen, uivKeyLen, stateSeedLen: uivKeyLen + CGO_NONCE_LEN,
     n0Blocks, n1Block, n1Len, counterMask, tweakBlocks,
@@ -95,8 +97,10 @@ export function cgoLayout (params: CgoParams): CgoLayout {
       tweak,
       tweakWords: new Uint32Array(tweak.buffer),
       counters: new Uint8Array(Math.max(n0Blocks, totalBlocks - n1Block) * BLOCK_LEN),
-      block: new Uint8Array(BLOCK_LEN),
-      hash: new Uint32Array(4),
+      block,
+      blockWords: new Uint32Array(block.buffer),
+      hash,
+      hashBytes: new Uint8Array(hash.buffer),
       words: new Uint32Array(4)
     }
   })
@@ -121,14 +125,25 @@ function checkAd (ad: number): void {
 /** ET with keys KB (AES) || KU (POLYVAL). */
 export class EtCipher extends Redacted {
   readonly #layout: CgoLayout
-  readonly #kb: AesBlockKey
-  readonly #ku: PolyvalKey
+  readonly #withDecrypt: boolean
+  #kb: AesBlockKey
+  /** KU hashes a whole body per operation: the one-lookup-per-byte table. */
+  readonly #ku: PolyvalKey8
   constructor (layout: CgoLayout, keys: Uint8Array, withDecrypt: boolean) {
     super()
     if (!(keys instanceof Uint8Array) || keys.length !== layout.etKeyLen) throw new OnionCallerError(`ET keys must be ${layout.etKeyLen} bytes`)
     this.#layout = layout
+    this.#withDecrypt = withDecrypt
     this.#kb = aesExpandKey(keys.subarray(0, layout.aesKeyLen), withDecrypt)
-    this.#ku = new PolyvalKey(keys.subarray(layout.aesKeyLen))
+    this.#ku = new PolyvalKey8(keys.subarray(layout.aesKeyLen))
+  }
+
+  /** Replace the keys (the POLYVAL table is rebuilt in place). */
+  rekey (keys: Uint8Array): void {
+    if (!(keys instanceof Uint8Array) || keys.length !== this.#layout.etKeyLen) throw new OnionCallerError(`ET keys must be ${this.#layout.etKeyLen} bytes`)
+    aesWipeKey(this.#kb)
+    this.#kb = aesExpandKey(keys.subarray(0, this.#layout.aesKeyLen), this.#withDecrypt)
+    this.#ku.setKey(keys.subarray(this.#layout.aesKeyLen))
   }
 
   /** h = POLYVAL(KU, tag || ad || right, zero-padded), left in scratch.hash. */
@@ -139,7 +154,7 @@ export class EtCipher extends Redacted {
     tweak.set(right, CGO_TAG_LEN + 1)
     tweak.fill(0, CGO_TAG_LEN + 1 + right.length)
     hash.fill(0)
-    polyvalBlocks(this.#ku, hash, tweakWords, 0, this.#layout.tweakBlocks)
+    polyvalBlocks8(this.#ku, hash, tweakWords, 0, this.#layout.tweakBlocks)
     return hash
   }
 
@@ -171,7 +186,8 @@ export class EtCipher extends Redacted {
 /** PRF with keys K (AES-CTR) || B (POLYVAL). One kept AES context per key. */
 export class Prf extends Redacted {
   readonly #layout: CgoLayout
-  readonly #k: AesEcbKeystream
+  #k: AesEcbKeystream
+  /** B hashes one block per operation: the small 4-bit tables. */
   readonly #b: PolyvalKey
   constructor (layout: CgoLayout, keys: Uint8Array) {
     super()
@@ -181,14 +197,20 @@ export class Prf extends Redacted {
     this.#b = new PolyvalKey(keys.subarray(layout.aesKeyLen))
   }
 
+  /** Replace the keys: a new AES context (node:crypto cannot rekey one), the POLYVAL tables rebuilt in place. */
+  rekey (keys: Uint8Array): void {
+    if (!(keys instanceof Uint8Array) || keys.length !== this.#layout.prfKeyLen) throw new OnionCallerError(`PRF keys must be ${this.#layout.prfKeyLen} bytes`)
+    this.#k = new AesEcbKeystream(keys.subarray(0, this.#layout.aesKeyLen))
+    this.#b.setKey(keys.subarray(this.#layout.aesKeyLen))
+  }
+
   /** `len` bytes of keystream for `tweak` (16 bytes), starting at block 0 (t = 0) or n1Block (t = 1). */
   keystream (tweak: Uint8Array, t: 0 | 1, len: number): Uint8Array {
     const layout = this.#layout
-    const { counters, block, hash } = layout.scratch
+    const { counters, block, blockWords, hash, hashBytes: c } = layout.scratch
     block.set(tweak.subarray(0, BLOCK_LEN))
     hash.fill(0)
-    polyvalBlocks(this.#b, hash, new Uint32Array(block.buffer, block.byteOffset, 4), 0, 1)
-    const c = new Uint8Array(hash.buffer)
+    polyvalBlocks(this.#b, hash, blockWords, 0, 1)
     const base = c[BLOCK_LEN - 1] & layout.counterMask
     const first = t === 0 ? 0 : layout.n1Block
     const nBlocks = Math.ceil(len / BLOCK_LEN)
@@ -235,10 +257,10 @@ export type UivRole = 'relay' | 'client' | 'both'
 export class Uiv extends Redacted {
   readonly #layout: CgoLayout
   readonly #role: UivRole
-  #j: EtCipher
-  #s: Prf
+  readonly #j: EtCipher
+  readonly #s: Prf
   /** Copy of the current key material J || S (tests compare it with arti's vectors). */
-  #keys: Uint8Array
+  readonly #keys: Uint8Array
   constructor (layout: CgoLayout, keys: Uint8Array, role: UivRole) {
     super()
     if (!(keys instanceof Uint8Array) || keys.length !== layout.uivKeyLen) throw new OnionCallerError(`UIV keys must be ${layout.uivKeyLen} bytes`)
@@ -275,12 +297,9 @@ export class Uiv extends Redacted {
   update (nonce: Uint8Array): void {
     const layout = this.#layout
     const seed = this.#s.keystream(nonce, 1, layout.n1Len)
-    this.#j.wipe()
-    this.#s.wipe()
-    wipe(this.#keys)
-    this.#keys = seed.slice(0, layout.uivKeyLen)
-    this.#j = new EtCipher(layout, this.#keys.subarray(0, layout.etKeyLen), this.#role !== 'relay')
-    this.#s = new Prf(layout, this.#keys.subarray(layout.etKeyLen))
+    this.#keys.set(seed.subarray(0, layout.uivKeyLen))
+    this.#j.rekey(this.#keys.subarray(0, layout.etKeyLen))
+    this.#s.rekey(this.#keys.subarray(layout.etKeyLen))
     nonce.set(seed.subarray(layout.uivKeyLen, layout.n1Len))
     seed.fill(0)
   }

@@ -23,8 +23,8 @@
 import type { Clock } from '../overlay/clock.ts'
 import type { Rng } from './primitives.ts'
 import { OnionCallerError, OnionError, OnionPeerError } from './errors.ts'
-import { CellCommand, DestroyReason, decodeCell, encodeCell, type Cell } from './cell.ts'
-import { RelayCommand, decodeRelayCell, encodeRelayCell, isExtensionCommand, type RelayCell } from './relay-cell.ts'
+import { CellCommand, DestroyReason, allocCell, decodeCell, encodeCell, setRelayHeader, type Cell } from './cell.ts'
+import { RelayCommand, decodeRelayCell, encodeRelayCellInto, isExtensionCommand, type RelayCell } from './relay-cell.ts'
 import { clientFinish, clientStart, type HopPublicKeys } from './handshake.ts'
 import { VEIL_CGO_PARAMS, cgoLayout, clientDecryptInbound, clientEncryptOutbound, clientLayer, type ClientInbound, type ClientOutbound } from './cgo.ts'
 import {
@@ -32,7 +32,7 @@ import {
   type HandshakeBlob, type LinkLike, type LinkProvider, type QueueOwner
 } from './circuit.ts'
 import { StreamMux, type OnionStream } from './stream.ts'
-import { CELL_BODY_LEN, CGO_TAG_LEN, HANDSHAKE_TYPE_HYBRID_NTOR_V1, MAX_HOPS, MAX_QUEUED_CELLS_PER_CIRCUIT, MAX_RELAY_EARLY } from './constants.ts'
+import { CELL_HEADER_LEN, CGO_TAG_LEN, HANDSHAKE_TYPE_HYBRID_NTOR_V1, MAX_HOPS, MAX_QUEUED_CELLS_PER_CIRCUIT, MAX_RELAY_EARLY } from './constants.ts'
 
 /** One hop of a path, from its verified descriptor. */
 export interface HopSpec {
@@ -205,10 +205,12 @@ export class Circuit {
     if (!Number.isInteger(hop) || hop < 0 || hop >= this.#out.length) throw new OnionCallerError('no such hop')
     const early = opts.early ?? this.#relaySent < MAX_RELAY_EARLY
     this.#relaySent++
-    const body = new Uint8Array(CELL_BODY_LEN)
-    body.set(encodeRelayCell({ command, streamId, data }), CGO_TAG_LEN)
+    const cell = allocCell()
+    const body = cell.subarray(CELL_HEADER_LEN)
+    encodeRelayCellInto(body.subarray(CGO_TAG_LEN), { command, streamId, data })
     clientEncryptOutbound(this.#out, hop, early ? CellCommand.RELAY_EARLY : CellCommand.RELAY, body)
-    this.#write(encodeCell({ command: 'relay', circId: this.circId, early, body }))
+    setRelayHeader(cell, this.circId, early)
+    this.#write(cell)
   }
 
   #write (cell: Uint8Array): void {

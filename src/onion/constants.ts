@@ -180,6 +180,15 @@ export const EXTEND_TIMEOUT_MS = 10_000
 export const MAX_CIRCUITS_PER_LINK = 4096
 /** Circuits a relay carries in all. */
 export const MAX_RELAY_CIRCUITS = 32_768
+/**
+ * A relay destroys a circuit that carried no cell for this long (libp2p enforces
+ * no inactivity timeout, and a client that vanished without DESTROY would leave
+ * its circuits behind). Longer than any circuit a well-behaved client keeps:
+ * DEFAULT_CIRCUIT_MAX_AGE_MS of use plus as much again draining its streams.
+ */
+export const RELAY_CIRCUIT_IDLE_MS = 30 * 60 * 1000
+/** The idle sweep runs this many times per idle period (a circuit lives at most idle × (1 + 1/n)). */
+export const RELAY_IDLE_SWEEPS_PER_PERIOD = 4
 
 /** Circuit build timeout before enough builds were observed (Tor: 60 s). */
 export const DEFAULT_BUILD_TIMEOUT_MS = 60_000

@@ -33,11 +33,11 @@
  * (authentication is classical, by design — relays publish no ML-KEM key).
  */
 import { HandshakeError, OnionCallerError, expectBytes } from './errors.ts'
-import { Redacted, constantTimeEqual, hkdfExpandSha3, hkdfExtractSha3, hmacSha3_256, mlkem768Decapsulate, mlkem768Encapsulate, mlkem768Keygen, sha3_256, wipe, type Rng } from './primitives.ts'
+import { MlKemDecapsulationKey, Redacted, constantTimeEqual, hkdfExpandSha3, hkdfExtractSha3, hmacSha3_256, mlkem768EncapsulateWith, mlkem768KeygenFast, sha3_256, wipe, type Rng } from './primitives.ts'
 import { defaultX25519, type X25519 } from './x25519.ts'
 import {
   CGO_STATE_SEED_LEN, CIRCUIT_BINDING_LEN, CREATED_MESSAGE_LEN, CREATE_MESSAGE_LEN, HASH_LEN, KEYID_LEN, MAC_LEN, MLKEM768_CT_LEN, MLKEM768_EK_LEN,
-  MLKEM768_ENCAPS_SEED_LEN, MLKEM768_KEYGEN_SEED_LEN, RELAY_ID_LEN, SESSION_KEY_MATERIAL_LEN, X25519_LEN
+  MLKEM768_KEYGEN_SEED_LEN, RELAY_ID_LEN, SESSION_KEY_MATERIAL_LEN, X25519_LEN
 } from './constants.ts'
 
 /** Protocol identifier: domain-separates every hash, KDF and MAC input. */
@@ -121,10 +121,10 @@ export class ClientHandshakeState extends Redacted {
   readonly hop: HopPublicKeys
   readonly message: Uint8Array
   readonly x: Uint8Array
-  readonly dk: Uint8Array
+  readonly dk: MlKemDecapsulationKey
   readonly x25519: X25519
   #used = false
-  constructor (hop: HopPublicKeys, message: Uint8Array, x: Uint8Array, dk: Uint8Array, x25519: X25519) {
+  constructor (hop: HopPublicKeys, message: Uint8Array, x: Uint8Array, dk: MlKemDecapsulationKey, x25519: X25519) {
     super()
     this.hop = hop
     this.message = message
@@ -139,15 +139,15 @@ export class ClientHandshakeState extends Redacted {
     this.#used = true
   }
 
-  wipe (): void { wipe(this.x); wipe(this.dk) }
+  wipe (): void { wipe(this.x); this.dk.wipe() }
 }
 
 /** Derive AUTH and the session keys from the transcript and the secret input. */
 function derive (transcript: Uint8Array, secret: Uint8Array): { auth: Uint8Array, material: Uint8Array } {
-  const salt = sha3_256(concat(T_TRANSCRIPT, transcript))
+  const salt = sha3_256(T_TRANSCRIPT, transcript)
   const prk = hkdfExtractSha3(salt, secret)
   const authKey = hkdfExpandSha3(prk, T_AUTH, HASH_LEN)
-  const auth = hmacSha3_256(authKey, concat(T_MAC, transcript, SERVER))
+  const auth = hmacSha3_256(authKey, T_MAC, transcript, SERVER)
   const material = hkdfExpandSha3(prk, T_KEYS, SESSION_KEY_MATERIAL_LEN)
   wipe(prk); wipe(authKey)
   return { auth, material }
@@ -162,7 +162,7 @@ export function clientStart (rng: Rng, hop: HopPublicKeys, x25519: X25519 = defa
   const X = x25519.publicKey(x)
   const kemSeed = rng(MLKEM768_KEYGEN_SEED_LEN)
   expectBytes(kemSeed, MLKEM768_KEYGEN_SEED_LEN, 'rng output')
-  const { encapsulationKey, decapsulationKey } = mlkem768Keygen(kemSeed)
+  const { encapsulationKey, decapsulationKey } = mlkem768KeygenFast(kemSeed)
   wipe(kemSeed)
   const message = concat(hop.id, hop.onionKey, X, encapsulationKey)
   const state = new ClientHandshakeState({ id: hop.id.slice(), onionKey: hop.onionKey.slice() }, message, x, decapsulationKey, x25519)
@@ -191,10 +191,7 @@ export function relayRespond (keys: RelayHandshakeKeys, message: Uint8Array, rng
   const Y = x25519.publicKey(y)
   const s2 = x25519.sharedSecret(y, X)
   wipe(y)
-  const m = rng(MLKEM768_ENCAPS_SEED_LEN)
-  expectBytes(m, MLKEM768_ENCAPS_SEED_LEN, 'rng output')
-  const enc = mlkem768Encapsulate(epk, m)
-  wipe(m)
+  const enc = mlkem768EncapsulateWith(epk, rng)
   if (enc === undefined) throw new HandshakeError('bad-kem-key', 'EPK fails the ML-KEM-768 encapsulation key check')
   const transcript = concat(message, Y, enc.ciphertext)
   const secret = concat(s1, s2, enc.sharedSecret)
@@ -218,7 +215,7 @@ export function clientFinish (state: ClientHandshakeState, reply: Uint8Array): S
     const auth = reply.subarray(M2_AUTH, M2_AUTH + MAC_LEN)
     const s1 = state.x25519.sharedSecret(state.x, state.hop.onionKey)
     const s2 = state.x25519.sharedSecret(state.x, Y)
-    const ss = mlkem768Decapsulate(C, state.dk)
+    const ss = state.dk.decapsulate(C)
     const transcript = concat(state.message, Y, C)
     const secret = concat(s1, s2, ss)
     const derived = derive(transcript, secret)

@@ -16,7 +16,9 @@
  * then the BUILD_TIMEOUT_QUANTILE (80th percentile) of the last
  * BUILD_TIMES_MAX_SAMPLES build times, never below BUILD_TIMEOUT_FLOOR_MS.
  * Tor fits a Pareto curve and keeps timed-out circuits for measurement; this
- * takes the empirical quantile and abandons them. About one build in five may
+ * takes the empirical quantile, abandons timed-out circuits and records each
+ * timed-out build at the time it was abandoned (a lower bound of its real build
+ * time), so the timeout follows a network that slows down. About one build in five may
  * then time out and be retried on another path — which steers traffic away
  * from slow relays, as in Tor.
  *
@@ -69,7 +71,7 @@ export class BuildTimeEstimator {
 
   get samples (): number { return this.#times.length }
 
-  /** Record one successful build (ms). Keeps the last maxSamples (a ring). */
+  /** Record one build time (ms): a success, or a timed-out build at its abandon time. Keeps the last maxSamples (a ring). */
   record (ms: number): void {
     if (!Number.isFinite(ms) || ms < 0) return
     if (this.#times.length < this.#o.maxSamples) this.#times.push(ms)
@@ -194,7 +196,8 @@ export class CircuitManager {
       }
       if (hops.length !== ids.length) continue
       const timeout = this.buildTimes.timeoutMs()
-      const signals = [AbortSignal.timeout(timeout)]
+      const timeoutSignal = AbortSignal.timeout(timeout)
+      const signals = [timeoutSignal]
       if (opts.signal !== undefined) signals.push(opts.signal)
       const t0 = this.#o.clock.now()
       this.counters.builds++
@@ -206,6 +209,12 @@ export class CircuitManager {
         lastErr = err
         this.counters.buildFailures++
         if (opts.signal?.aborted === true) throw err
+        if (timeoutSignal.aborted) {
+          // A timed-out build took at least this long: count it (as Tor counts timed-out
+          // circuits), so a timeout learnt on a quiet network rises when builds slow
+          // down instead of failing every build that is slower than the old 80th percentile.
+          this.buildTimes.record(this.#o.clock.now() - t0)
+        }
         if (err instanceof CircuitBuildError) {
           if (err.cause instanceof CircuitBuildTimeoutError) this.counters.timeouts++
           exclude.add(ids[Math.min(err.hopsBuilt, ids.length - 1)])

@@ -22,6 +22,7 @@
 import { OnionCallerError, OnionInternalError } from './errors.ts'
 import { BLOCK_LEN, POLYVAL_KEY_LEN } from './constants.ts'
 import { Redacted } from './primitives.ts'
+import { WasmPolyval } from './polyval-wasm.ts'
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
 
@@ -53,6 +54,11 @@ export class PolyvalKey extends Redacted {
   constructor (key: Uint8Array) {
     super()
     if (!LITTLE_ENDIAN) throw new OnionInternalError('POLYVAL tables assume a little-endian host')
+    this.setKey(key)
+  }
+
+  /** Rebuild the tables for `key`, in place (CGO's per-cell key update reuses the memory). */
+  setKey (key: Uint8Array): void {
     if (!(key instanceof Uint8Array) || key.length !== POLYVAL_KEY_LEN) throw new OnionCallerError('POLYVAL key must be 16 bytes')
     const { lo, hi } = this
     const h = new Uint32Array(4)
@@ -155,6 +161,164 @@ export function polyvalBlocks (key: PolyvalKey, s: Uint32Array, words: Uint32Arr
     // byte 15
     i = ((a3 >>> 24) & 15) << 2; j = ((a3 >>> 28) & 15) << 2
     z0 ^= t[i] ^ u[j]; z1 ^= t[i + 1] ^ u[j + 1]; z2 ^= t[i + 2] ^ u[j + 2]; z3 ^= t[i + 3] ^ u[j + 3]
+    r = z0 & 255; z0 = (z0 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z3 << 24); z3 = (z3 >>> 8) ^ R[r]
+    s0 = z0; s1 = z1; s2 = z2; s3 = z3
+  }
+  s[0] = s0; s[1] = s1; s[2] = s2; s[3] = s3
+}
+
+/**
+ * A POLYVAL key with one 256-entry table, t[4n..] = n(x)·H for every byte n
+ * (4 KiB): one lookup per input byte instead of two. Used where a key hashes a
+ * whole cell body (CGO's ET tweak); keys that hash one block keep the 512-byte
+ * {@link PolyvalKey}. (The "8-bit" figure in ANCHORS.md — 16 tables, 64 KiB per
+ * key — also drops the per-byte reduction but falls out of cache with many
+ * circuits; this keeps the shared REDUCE8 step.)
+ */
+export class PolyvalKey8 extends Redacted {
+  readonly t = new Uint32Array(1024)
+  /** Bumped on every change of the table (the WebAssembly copy follows it). */
+  version = 0
+  constructor (key: Uint8Array) {
+    super()
+    if (!LITTLE_ENDIAN) throw new OnionInternalError('POLYVAL tables assume a little-endian host')
+    this.setKey(key)
+  }
+
+  /** Rebuild the table for `key`, in place. */
+  setKey (key: Uint8Array): void {
+    if (!(key instanceof Uint8Array) || key.length !== POLYVAL_KEY_LEN) throw new OnionCallerError('POLYVAL key must be 16 bytes')
+    this.version++
+    const t = this.t
+    const h = new Uint32Array(4)
+    for (let w = 0; w < 4; w++) h[w] = (key[4 * w] | (key[4 * w + 1] << 8) | (key[4 * w + 2] << 16) | (key[4 * w + 3] << 24)) >>> 0
+    for (let bit = 1; bit < 256; bit <<= 1) { // H·x^0 .. H·x^7
+      t.set(h, 4 * bit)
+      mulX(h, 0)
+    }
+    h.fill(0)
+    for (let n = 3; n < 256; n++) {
+      if ((n & (n - 1)) === 0) continue
+      const low = n & -n; const rest = n ^ low
+      const o = 4 * n; const a = 4 * low; const b = 4 * rest
+      t[o] = t[a] ^ t[b]; t[o + 1] = t[a + 1] ^ t[b + 1]; t[o + 2] = t[a + 2] ^ t[b + 2]; t[o + 3] = t[a + 3] ^ t[b + 3]
+    }
+  }
+
+  /** Overwrite the table (and its WebAssembly copy, if loaded). */
+  wipe (): void {
+    this.t.fill(0)
+    this.version++
+    if (wasm !== undefined && wasm !== null) wasm.forget(this)
+  }
+}
+
+/** The WebAssembly version: undefined until first use, null when unavailable or failing its self-test. */
+let wasm: WasmPolyval | null | undefined
+
+function loadWasm (): WasmPolyval | null {
+  wasm = null
+  try {
+    const w = new WasmPolyval(REDUCE8)
+    // self-test against the JavaScript version on a fixed key and 130 blocks
+    const key = new PolyvalKey8(Uint8Array.from({ length: POLYVAL_KEY_LEN }, (_, i) => (i * 37 + 11) & 255))
+    const words = Uint32Array.from({ length: 4 * 130 }, (_, i) => Math.imul(i + 1, 0x9e37_79b9) >>> 0)
+    const a = new Uint32Array(4); const b = new Uint32Array(4)
+    polyvalBlocks8Js(key, a, words, 0, 130)
+    w.blocks(key, b, words, 0, 130)
+    w.forget(key)
+    if (a.every((v, i) => v === b[i])) wasm = w
+  } catch {
+    wasm = null
+  }
+  return wasm
+}
+
+/** Which implementation {@link polyvalBlocks8} uses (for benches and tests). */
+export function polyvalBackend (): 'wasm' | 'js' {
+  return (wasm === undefined ? loadWasm() : wasm) !== null ? 'wasm' : 'js'
+}
+
+/** As {@link polyvalBlocks}, with a {@link PolyvalKey8}: WebAssembly when available (polyval-wasm.ts), else {@link polyvalBlocks8Js}. */
+export function polyvalBlocks8 (key: PolyvalKey8, s: Uint32Array, words: Uint32Array, start: number, nBlocks: number): void {
+  const w = wasm === undefined ? loadWasm() : wasm
+  if (w !== null) w.blocks(key, s, words, start, nBlocks)
+  else polyvalBlocks8Js(key, s, words, start, nBlocks)
+}
+
+/** The JavaScript version of {@link polyvalBlocks8} (fallback, and reference in tests). */
+export function polyvalBlocks8Js (key: PolyvalKey8, s: Uint32Array, words: Uint32Array, start: number, nBlocks: number): void {
+  const t = key.t
+  const R = REDUCE8
+  let s0 = s[0]; let s1 = s[1]; let s2 = s[2]; let s3 = s[3]
+  let p = start
+  for (let b = 0; b < nBlocks; b++, p += 4) {
+    const a0 = s0 ^ words[p]; const a1 = s1 ^ words[p + 1]; const a2 = s2 ^ words[p + 2]; const a3 = s3 ^ words[p + 3]
+    // Sixteen identical byte steps, unrolled: Z ^= t[byte]; Z = (Z >> 8) ^ REDUCE8[Z & 255].
+    let z0 = 0; let z1 = 0; let z2 = 0; let z3 = 0; let i = 0; let r = 0
+    // byte 0
+    i = (a0 & 255) << 2
+    z0 ^= t[i]; z1 ^= t[i + 1]; z2 ^= t[i + 2]; z3 ^= t[i + 3]
+    r = z0 & 255; z0 = (z0 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z3 << 24); z3 = (z3 >>> 8) ^ R[r]
+    // byte 1
+    i = ((a0 >>> 8) & 255) << 2
+    z0 ^= t[i]; z1 ^= t[i + 1]; z2 ^= t[i + 2]; z3 ^= t[i + 3]
+    r = z0 & 255; z0 = (z0 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z3 << 24); z3 = (z3 >>> 8) ^ R[r]
+    // byte 2
+    i = ((a0 >>> 16) & 255) << 2
+    z0 ^= t[i]; z1 ^= t[i + 1]; z2 ^= t[i + 2]; z3 ^= t[i + 3]
+    r = z0 & 255; z0 = (z0 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z3 << 24); z3 = (z3 >>> 8) ^ R[r]
+    // byte 3
+    i = (a0 >>> 24) << 2
+    z0 ^= t[i]; z1 ^= t[i + 1]; z2 ^= t[i + 2]; z3 ^= t[i + 3]
+    r = z0 & 255; z0 = (z0 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z3 << 24); z3 = (z3 >>> 8) ^ R[r]
+    // byte 4
+    i = (a1 & 255) << 2
+    z0 ^= t[i]; z1 ^= t[i + 1]; z2 ^= t[i + 2]; z3 ^= t[i + 3]
+    r = z0 & 255; z0 = (z0 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z3 << 24); z3 = (z3 >>> 8) ^ R[r]
+    // byte 5
+    i = ((a1 >>> 8) & 255) << 2
+    z0 ^= t[i]; z1 ^= t[i + 1]; z2 ^= t[i + 2]; z3 ^= t[i + 3]
+    r = z0 & 255; z0 = (z0 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z3 << 24); z3 = (z3 >>> 8) ^ R[r]
+    // byte 6
+    i = ((a1 >>> 16) & 255) << 2
+    z0 ^= t[i]; z1 ^= t[i + 1]; z2 ^= t[i + 2]; z3 ^= t[i + 3]
+    r = z0 & 255; z0 = (z0 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z3 << 24); z3 = (z3 >>> 8) ^ R[r]
+    // byte 7
+    i = (a1 >>> 24) << 2
+    z0 ^= t[i]; z1 ^= t[i + 1]; z2 ^= t[i + 2]; z3 ^= t[i + 3]
+    r = z0 & 255; z0 = (z0 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z3 << 24); z3 = (z3 >>> 8) ^ R[r]
+    // byte 8
+    i = (a2 & 255) << 2
+    z0 ^= t[i]; z1 ^= t[i + 1]; z2 ^= t[i + 2]; z3 ^= t[i + 3]
+    r = z0 & 255; z0 = (z0 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z3 << 24); z3 = (z3 >>> 8) ^ R[r]
+    // byte 9
+    i = ((a2 >>> 8) & 255) << 2
+    z0 ^= t[i]; z1 ^= t[i + 1]; z2 ^= t[i + 2]; z3 ^= t[i + 3]
+    r = z0 & 255; z0 = (z0 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z3 << 24); z3 = (z3 >>> 8) ^ R[r]
+    // byte 10
+    i = ((a2 >>> 16) & 255) << 2
+    z0 ^= t[i]; z1 ^= t[i + 1]; z2 ^= t[i + 2]; z3 ^= t[i + 3]
+    r = z0 & 255; z0 = (z0 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z3 << 24); z3 = (z3 >>> 8) ^ R[r]
+    // byte 11
+    i = (a2 >>> 24) << 2
+    z0 ^= t[i]; z1 ^= t[i + 1]; z2 ^= t[i + 2]; z3 ^= t[i + 3]
+    r = z0 & 255; z0 = (z0 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z3 << 24); z3 = (z3 >>> 8) ^ R[r]
+    // byte 12
+    i = (a3 & 255) << 2
+    z0 ^= t[i]; z1 ^= t[i + 1]; z2 ^= t[i + 2]; z3 ^= t[i + 3]
+    r = z0 & 255; z0 = (z0 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z3 << 24); z3 = (z3 >>> 8) ^ R[r]
+    // byte 13
+    i = ((a3 >>> 8) & 255) << 2
+    z0 ^= t[i]; z1 ^= t[i + 1]; z2 ^= t[i + 2]; z3 ^= t[i + 3]
+    r = z0 & 255; z0 = (z0 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z3 << 24); z3 = (z3 >>> 8) ^ R[r]
+    // byte 14
+    i = ((a3 >>> 16) & 255) << 2
+    z0 ^= t[i]; z1 ^= t[i + 1]; z2 ^= t[i + 2]; z3 ^= t[i + 3]
+    r = z0 & 255; z0 = (z0 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z3 << 24); z3 = (z3 >>> 8) ^ R[r]
+    // byte 15
+    i = (a3 >>> 24) << 2
+    z0 ^= t[i]; z1 ^= t[i + 1]; z2 ^= t[i + 2]; z3 ^= t[i + 3]
     r = z0 & 255; z0 = (z0 >>> 8) | (z1 << 24); z1 = (z1 >>> 8) | (z2 << 24); z2 = (z2 >>> 8) | (z3 << 24); z3 = (z3 >>> 8) ^ R[r]
     s0 = z0; s1 = z1; s2 = z2; s3 = z3
   }

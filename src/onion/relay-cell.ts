@@ -86,12 +86,29 @@ export function encodeRelayCell (cell: RelayCell): Uint8Array {
   if (rule !== undefined) throw new OnionCallerError(rule)
   if (!(data instanceof Uint8Array) || data.length > RELAY_DATA_MAX) throw new OnionCallerError(`relay data must be at most ${RELAY_DATA_MAX} bytes`)
   const out = new Uint8Array(CGO_PAYLOAD_LEN)
-  const dv = new DataView(out.buffer)
-  out[0] = command
-  dv.setUint16(RELAY_COMMAND_LEN, streamId)
-  dv.setUint16(RELAY_COMMAND_LEN + STREAM_ID_LEN, data.length)
-  out.set(data, RELAY_HEADER_LEN)
+  writeRelayCell(out, command, streamId, data)
   return out
+}
+
+/** As encodeRelayCell, into `out` (CGO_PAYLOAD_LEN bytes, e.g. a view into a cell body), which must be zero past the data. */
+export function encodeRelayCellInto (out: Uint8Array, cell: RelayCell): void {
+  if (!(out instanceof Uint8Array) || out.length !== CGO_PAYLOAD_LEN) throw new OnionCallerError(`relay payload must be ${CGO_PAYLOAD_LEN} bytes`)
+  const { command, streamId, data } = cell
+  if (!Number.isInteger(command) || command < 1 || command > 0xff) throw new OnionCallerError('relay command must be 1..255')
+  if (!Number.isInteger(streamId) || streamId < 0 || streamId > 0xffff) throw new OnionCallerError('stream id must be a u16')
+  const rule = commandRule(command, streamId)
+  if (rule !== undefined) throw new OnionCallerError(rule)
+  if (!(data instanceof Uint8Array) || data.length > RELAY_DATA_MAX) throw new OnionCallerError(`relay data must be at most ${RELAY_DATA_MAX} bytes`)
+  writeRelayCell(out, command, streamId, data)
+}
+
+function writeRelayCell (out: Uint8Array, command: number, streamId: number, data: Uint8Array): void {
+  out[0] = command
+  out[RELAY_COMMAND_LEN] = streamId >>> 8
+  out[RELAY_COMMAND_LEN + 1] = streamId
+  out[RELAY_COMMAND_LEN + STREAM_ID_LEN] = data.length >>> 8
+  out[RELAY_COMMAND_LEN + STREAM_ID_LEN + 1] = data.length
+  out.set(data, RELAY_HEADER_LEN)
 }
 
 /** Decode a CGO_PAYLOAD_LEN-byte payload. Throws only MalformedRelayCellError. */

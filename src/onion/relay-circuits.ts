@@ -34,9 +34,10 @@
  * what extension commands mean (later layers).
  */
 import type { Rng } from './primitives.ts'
+import { systemClock, type Clock } from '../overlay/clock.ts'
 import { OnionError, OnionPeerError, HandshakeError } from './errors.ts'
-import { CellCommand, DestroyReason, decodeCell, encodeCell, type Cell } from './cell.ts'
-import { RelayCommand, decodeRelayCell, encodeRelayCell, isExtensionCommand, type RelayCell } from './relay-cell.ts'
+import { CellCommand, DestroyReason, allocCell, copyCell, decodeCell, encodeCell, relayCellCircId, setRelayHeader, type Cell } from './cell.ts'
+import { RelayCommand, decodeRelayCell, encodeRelayCellInto, isExtensionCommand, type RelayCell } from './relay-cell.ts'
 import { relayRespond } from './handshake.ts'
 import { VEIL_CGO_PARAMS, cgoLayout, relayLayer, type RelayInbound, type RelayOutbound } from './cgo.ts'
 import {
@@ -46,8 +47,8 @@ import {
 import { StreamMux, type StreamTargets } from './stream.ts'
 import type { RelayCommandTable, ExtensionContext } from './commands.ts'
 import {
-  CELL_BODY_LEN, CGO_TAG_LEN, CIRC_ID_LEN, EXTEND_TIMEOUT_MS, HANDSHAKE_TYPE_HYBRID_NTOR_V1, MAX_CIRCUITS_PER_LINK, MAX_EXTENSION_REPLY_CELLS,
-  MAX_HOPS, MAX_QUEUED_CELLS_PER_CIRCUIT, MAX_RELAY_CIRCUITS, MAX_RELAY_EARLY
+  CELL_HEADER_LEN, CGO_TAG_LEN, CIRC_ID_LEN, EXTEND_TIMEOUT_MS, HANDSHAKE_TYPE_HYBRID_NTOR_V1, MAX_CIRCUITS_PER_LINK, MAX_EXTENSION_REPLY_CELLS,
+  MAX_HOPS, MAX_QUEUED_CELLS_PER_CIRCUIT, MAX_RELAY_CIRCUITS, MAX_RELAY_EARLY, RELAY_CIRCUIT_IDLE_MS, RELAY_IDLE_SWEEPS_PER_PERIOD
 } from './constants.ts'
 
 export interface RelayCircuitsOptions {
@@ -66,6 +67,10 @@ export interface RelayCircuitsOptions {
   maxMessageLen?: number
   /** Called for every peer fault (after the circuit is destroyed). */
   onMisbehaviour?: (peer: string, err: OnionError) => void
+  /** A circuit that carried no cell for this long is destroyed (default RELAY_CIRCUIT_IDLE_MS). */
+  idleMs?: number
+  /** Time source for the idle rule (default the system clock). */
+  clock?: Clock
 }
 
 export interface RelayCircuitCounters {
@@ -80,6 +85,8 @@ export interface RelayCircuitCounters {
   unrecognised: number
   protocolErrors: number
   resourceLimit: number
+  /** Circuits destroyed for carrying no cell for idleMs. */
+  idle: number
   /** Peer misbehaviour by peer id (bounded: at most 1024 peers kept). */
   misbehaviour: Map<string, number>
 }
@@ -110,6 +117,8 @@ interface RelayCircuit {
   extendTimer: ReturnType<typeof setTimeout> | undefined
   extendAbort: AbortController | undefined
   readonly outQueue: QueueOwner
+  /** Clock time of the last cell in either direction (the idle rule). */
+  lastActive: number
   readonly inQueue: QueueOwner
 }
 
@@ -129,13 +138,43 @@ export class RelayCircuits {
   #stopped = false
   readonly counters: RelayCircuitCounters = {
     created: 0, extended: 0, destroyed: 0, forwardedOut: 0, forwardedIn: 0, unknownCircuit: 0, malformedCells: 0,
-    handshakeFailures: 0, unrecognised: 0, protocolErrors: 0, resourceLimit: 0, misbehaviour: new Map()
+    handshakeFailures: 0, unrecognised: 0, protocolErrors: 0, resourceLimit: 0, idle: 0, misbehaviour: new Map()
   }
+
+  readonly #clock: Clock
+  readonly #idleMs: number
+  #sweep: ReturnType<typeof setInterval> | undefined
 
   constructor (opts: RelayCircuitsOptions) {
     this.#opts = opts
     this.#scheduler = opts.scheduler ?? immediateScheduler
     this.#random32 = random32From(opts.rng)
+    this.#clock = opts.clock ?? systemClock
+    this.#idleMs = opts.idleMs ?? RELAY_CIRCUIT_IDLE_MS
+  }
+
+  /** Destroy circuits idle for idleMs (run by the sweep timer; public so tests on a manual clock can call it). */
+  sweepIdle (): void {
+    const cutoff = this.#clock.now() - this.#idleMs
+    for (const c of [...this.#all]) {
+      if (c.lastActive <= cutoff) {
+        this.counters.idle++
+        this.#destroy(c, DestroyReason.TIMEOUT, 'local')
+      }
+    }
+    if (this.#all.size === 0) this.#stopSweep()
+  }
+
+  /** One timer per relay, only while it carries circuits. */
+  #startSweep (): void {
+    if (this.#sweep !== undefined || this.#stopped) return
+    this.#sweep = setInterval(() => { this.sweepIdle() }, Math.max(1, Math.floor(this.#idleMs / RELAY_IDLE_SWEEPS_PER_PERIOD)))
+    this.#sweep.unref?.()
+  }
+
+  #stopSweep (): void {
+    clearInterval(this.#sweep)
+    this.#sweep = undefined
   }
 
   get size (): number { return this.#all.size }
@@ -156,6 +195,7 @@ export class RelayCircuits {
   /** Destroy every circuit; later cells are ignored. */
   stop (): void {
     this.#stopped = true
+    this.#stopSweep()
     for (const c of [...this.#all]) this.#destroy(c, DestroyReason.HIBERNATING, 'local')
     for (const w of this.#writers.values()) w.clear()
     this.#writers.clear()
@@ -175,6 +215,23 @@ export class RelayCircuits {
   /** One CELL_SIZE cell from `link`. Never throws. */
   onCell (bytes: Uint8Array, link: LinkLike): void {
     if (this.#stopped) return
+    const relayCircId = relayCellCircId(bytes)
+    if (relayCircId !== undefined) {
+      // fast path for RELAY cells: one aligned copy, CGO in place, header rewritten, same buffer forwarded
+      const slot = this.#byLink.get(link)?.get(relayCircId)
+      if (slot === undefined) { this.counters.unknownCircuit++; return }
+      const cell = copyCell(bytes)
+      const early = cell[CIRC_ID_LEN] === CellCommand.RELAY_EARLY
+      slot.circuit.lastActive = this.#clock.now()
+      try {
+        if (slot.side === 'prev') this.#onOutbound(slot.circuit, early, cell)
+        else this.#onInbound(slot.circuit, link, early, cell)
+      } catch {
+        // a bug in this module: never let it take the link down
+        this.#destroy(slot.circuit, DestroyReason.INTERNAL, 'local')
+      }
+      return
+    }
     let cell: Cell
     try {
       cell = decodeCell(plainCopy(bytes))
@@ -209,11 +266,13 @@ export class RelayCircuits {
         if (slot.side !== 'next' || slot.circuit.state !== 'extending') { this.#fault(slot.circuit, link, new CircuitProtocolError('CREATED not awaited'), slot.side); return }
         this.#onCreated(slot.circuit, cell.handshakeType, cell.handshake)
         return
-      case 'relay':
+      case 'relay': {
         if (slot === undefined) { this.counters.unknownCircuit++; return }
-        if (slot.side === 'prev') this.#onOutbound(slot.circuit, cell.early, cell.body)
-        else this.#onInbound(slot.circuit, link, cell.early, cell.body)
+        const whole = encodeCell(cell) // (onCell takes RELAY cells on the fast path; this keeps dispatch total)
+        if (slot.side === 'prev') this.#onOutbound(slot.circuit, cell.early, copyCell(whole))
+        else this.#onInbound(slot.circuit, link, cell.early, copyCell(whole))
         return
+      }
       case 'destroy':
         if (slot === undefined) { this.counters.unknownCircuit++; return }
         this.#destroy(slot.circuit, DestroyReason.DESTROYED, slot.side)
@@ -272,10 +331,12 @@ export class RelayCircuits {
       extendTimer: undefined,
       extendAbort: undefined,
       outQueue: { queued: 0 },
+      lastActive: this.#clock.now(),
       inQueue: { queued: 0 }
     }
     slots.set(cell.circId, { circuit: c, side: 'prev' })
     this.#all.add(c)
+    this.#startSweep()
     this.counters.created++
     this.#write(c, 'inbound', link, encodeCell({ command: 'created', circId: cell.circId, handshakeType: HANDSHAKE_TYPE_HYBRID_NTOR_V1, handshake: reply }))
   }
@@ -322,7 +383,9 @@ export class RelayCircuits {
 
   // ----- RELAY cells ------------------------------------------------------------
 
-  #onOutbound (c: RelayCircuit, early: boolean, body: Uint8Array): void {
+  /** `cell`: a whole RELAY cell (an allocCell buffer), decrypted and forwarded in place. */
+  #onOutbound (c: RelayCircuit, early: boolean, cell: Uint8Array): void {
+    const body = cell.subarray(CELL_HEADER_LEN)
     if (early) {
       c.earlyCells++
       if (c.earlyCells > MAX_RELAY_EARLY) { this.#fault(c, c.prev.link, new CircuitProtocolError('too many RELAY_EARLY cells'), 'local'); return }
@@ -337,7 +400,8 @@ export class RelayCircuits {
         return
       }
       this.counters.forwardedOut++
-      this.#write(c, 'outbound', next.link, encodeCell({ command: 'relay', circId: next.circId, early, body }))
+      setRelayHeader(cell, next.circId, early)
+      this.#write(c, 'outbound', next.link, cell)
       return
     }
     let rc: RelayCell
@@ -396,21 +460,24 @@ export class RelayCircuits {
     })
   }
 
-  #onInbound (c: RelayCircuit, link: LinkLike, early: boolean, body: Uint8Array): void {
+  #onInbound (c: RelayCircuit, link: LinkLike, early: boolean, cell: Uint8Array): void {
     if (early) { this.#fault(c, link, new CircuitProtocolError('RELAY_EARLY toward the client'), 'next'); return }
     if (c.state !== 'open') { this.#fault(c, link, new CircuitProtocolError('RELAY before CREATED'), 'next'); return }
-    c.inbound.encryptInbound(CellCommand.RELAY, body)
+    c.inbound.encryptInbound(CellCommand.RELAY, cell.subarray(CELL_HEADER_LEN))
     this.counters.forwardedIn++
-    this.#write(c, 'inbound', c.prev.link, encodeCell({ command: 'relay', circId: c.prev.circId, early: false, body }))
+    setRelayHeader(cell, c.prev.circId, false)
+    this.#write(c, 'inbound', c.prev.link, cell)
   }
 
   /** A relay cell from this hop toward the client. */
   #originate (c: RelayCircuit, command: number, streamId: number, data: Uint8Array): void {
     if (c.state === 'closed') throw new CircuitProtocolError('circuit is closed')
-    const body = new Uint8Array(CELL_BODY_LEN)
-    body.set(encodeRelayCell({ command, streamId, data }), CGO_TAG_LEN)
+    const cell = allocCell()
+    const body = cell.subarray(CELL_HEADER_LEN)
+    encodeRelayCellInto(body.subarray(CGO_TAG_LEN), { command, streamId, data })
     c.inbound.originate(CellCommand.RELAY, body)
-    this.#write(c, 'inbound', c.prev.link, encodeCell({ command: 'relay', circId: c.prev.circId, early: false, body }))
+    setRelayHeader(cell, c.prev.circId, false)
+    this.#write(c, 'inbound', c.prev.link, cell)
   }
 
   // ----- output -------------------------------------------------------------------

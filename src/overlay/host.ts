@@ -19,6 +19,7 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { noise } from '@chainsafe/libp2p-noise'
+import { veilNoiseCrypto } from './noise-crypto.ts'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
@@ -77,13 +78,17 @@ export async function createRelayHost (opts: RelayHostOptions): Promise<RelayHos
     nodeInfo: { name: 'veil-relay', version: '1', userAgent: 'veil-relay' },
     addresses: { listen: opts.listen, announce: opts.announce ?? [] },
     transports: [tcp(), webSockets()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: veilNoiseCrypto })],
     streamMuxers: [yamux()],
     datastore: opts.datastore,
     connectionManager: {
       inboundConnectionThreshold: opts.inboundConnectionThreshold ?? 20,
       maxConnections: opts.maxConnections ?? 300
     },
+    // libp2p's connection monitor aborts a whole connection when one heartbeat ping fails
+    // (a slow pong behind a busy link, or a second ping stream over the ping protocol's
+    // limit of 1): that tore down Veil links mid-transfer. Links keep their own idle timers.
+    connectionMonitor: { abortConnectionOnPingFailure: false },
     services: {
       identify: identify(),
       ping: ping(),
@@ -118,9 +123,10 @@ export async function createClientHost (opts: ClientHostOptions): Promise<Client
     nodeInfo: { name: 'veil', version: '1', userAgent: 'veil' },
     addresses: { listen: [], announce: [], noAnnounce: [] },
     transports: [tcp(), webSockets()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: veilNoiseCrypto })],
     streamMuxers: [yamux()],
     connectionManager: { maxConnections: 16 },
+    connectionMonitor: { abortConnectionOnPingFailure: false },
     services: {}
   })
 }

@@ -13,6 +13,9 @@ import {
   CircuitClosedError, decodeExtend, encodeExtend, decodeExtended, encodeExtended, decodeBegin, encodeBegin, decodeEnd, encodeEnd, allocateCircId, circIdBelongsTo
 } from '../../src/onion/circuit.ts'
 import { CircuitBuildError } from '../../src/onion/client-circuit.ts'
+import { BuildTimeEstimator, CircuitManager, type PathSource } from '../../src/onion/manager.ts'
+import { PathDirectory } from '../../src/onion/path/index.ts'
+import { secureRng, systemClock } from '../../src/overlay/index.ts'
 import { OnionError } from '../../src/onion/errors.ts'
 import { CELL_SIZE, CIRC_ID_HIGH_BIT, HANDSHAKE_TYPE_HYBRID_NTOR_V1, MAX_HOPS, MAX_RELAY_EARLY, RELAY_DATA_MAX } from '../../src/onion/constants.ts'
 
@@ -273,3 +276,48 @@ describe('circuits (in memory)', { timeout: 30_000 }, () => {
 })
 
 void encodeRelayCell
+
+describe('idle circuits and build timeouts', { timeout: 30_000 }, () => {
+  it('a relay destroys a circuit that carried no cell for idleMs, and only then', async () => {
+    const net = new FakeNet()
+    for (const n of ['r1', 'r2']) net.addRelay(n, { idleMs: 60_000, clock: net.clock })
+    const { client } = net.addClient('client')
+    const c = await client.build(net.hops('r1', 'r2'), { signal: AbortSignal.timeout(10_000) })
+    const relays = [...net.relays.values()].map(r => r.service)
+    net.clock.advance(50_000)
+    const s = await c.openStream('echo') // traffic: both relays see cells now
+    await s.send(bytes(10)); expect(await s.read()).toEqual(bytes(10))
+    net.clock.advance(50_000)
+    for (const r of relays) r.sweepIdle()
+    expect(relays.map(r => r.size)).toEqual([1, 1]) // 50 s since the last cell
+    const closed = new Promise<CircuitClosedError>(resolve => c.onClose(resolve))
+    net.clock.advance(10_001)
+    relays[1].sweepIdle()
+    expect(relays[1].size).toBe(0)
+    expect(relays[1].counters.idle).toBe(1)
+    expect([DestroyReason.TIMEOUT, DestroyReason.DESTROYED]).toContain((await closed).reason)
+    await until(() => relays[0].size === 0, 2_000, 'r1 to forget it too')
+    for (const r of relays) r.stop()
+  })
+
+  it('timed-out builds count in the build-time estimate (as Tor counts them), so the timeout can rise', async () => {
+    const net = new FakeNet()
+    const names = ['r1', 'r2', 'r3', 'r4', 'r5', 'r6'] // each failed attempt excludes one relay
+    for (const n of names) net.addRelay(n)
+    const { client } = net.addClient('client')
+    // every relay swallows what it would send on: builds never finish
+    for (const a of names) for (const b of names) if (a !== b) net.link(a, b).tamper = () => undefined
+    const paths: PathSource = {
+      snapshot: () => ({
+        directory: new PathDirectory(names.map(id => ({ id, family: [], bandwidthClaim: 0, guardEligible: true })), { weighting: 'uniform' }),
+        hop: (id) => net.relays.get(id)?.hop
+      })
+    }
+    const buildTimes = new BuildTimeEstimator({ defaultMs: 150, minSamples: 1, floorMs: 1 })
+    const mgr = new CircuitManager({ client, paths, rng: secureRng, clock: systemClock, hops: 2, attempts: 3, buildTimes, rules: { distinctSubnet: false, distinctFamily: false } })
+    await expect(mgr.build()).rejects.toBeInstanceOf(CircuitBuildError)
+    expect(mgr.counters.timeouts).toBe(3)
+    expect(buildTimes.samples).toBe(3) // each timed-out attempt, recorded at its abandon time
+    expect(buildTimes.timeoutMs()).toBeGreaterThanOrEqual(150)
+  })
+})

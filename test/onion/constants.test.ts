@@ -44,5 +44,8 @@ describe('onion constants', () => {
     expect(C.MAX_HOPS).toBe(8)
     expect(C.MAX_EARLY).toBe(8)
     expect(C.DEFAULT_HOPS).toBeLessThanOrEqual(C.MAX_HOPS)
+    // a relay never drops a circuit a well-behaved client still uses: max age of use plus as much again draining
+    expect(C.RELAY_CIRCUIT_IDLE_MS).toBeGreaterThan(2 * C.DEFAULT_CIRCUIT_MAX_AGE_MS)
+    expect(C.RELAY_CIRCUIT_IDLE_MS).toBeGreaterThan(C.DEFAULT_STREAM_IDLE_MS)
   })
 })

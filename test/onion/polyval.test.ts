@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { polyval as noblePolyval } from '@noble/ciphers/_polyval.js'
-import { PolyvalKey, polyval } from '../../src/onion/polyval.ts'
+import { PolyvalKey, PolyvalKey8, polyval, polyvalBackend, polyvalBlocks8, polyvalBlocks8Js } from '../../src/onion/polyval.ts'
 import { OnionCallerError } from '../../src/onion/errors.ts'
 import { hex, toHex } from './helpers.ts'
 
@@ -16,6 +16,35 @@ describe('POLYVAL', () => {
       const padded = new Uint8Array(Math.ceil(data.length / 16) * 16); padded.set(data)
       expect(toHex(polyval(new PolyvalKey(k), data))).toBe(toHex(noblePolyval(padded, k)))
     }), { numRuns: 200 })
+  })
+  it('the 256-entry table (PolyvalKey8) agrees with @noble/ciphers, also after an in-place rekey', () => {
+    const hash8 = (key: PolyvalKey8, data: Uint8Array): string => {
+      const padded = new Uint8Array(Math.ceil(data.length / 16) * 16); padded.set(data)
+      const s = new Uint32Array(4)
+      polyvalBlocks8(key, s, new Uint32Array(padded.buffer), 0, padded.length / 16)
+      return toHex(new Uint8Array(s.buffer))
+    }
+    expect(hash8(new PolyvalKey8(hex('25629347589242761d31f826ba4b757b')), hex('4f4f95668c83dfb6401762bb2d01a262d1a24ddd2721d006bbe45f20d3c9f362'))).toBe('f7a3b47b846119fae5b7866cf5e5b77e')
+    const reused = new PolyvalKey8(new Uint8Array(16).fill(1))
+    fc.assert(fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.uint8Array({ maxLength: 2100 }), (k, data) => {
+      const padded = new Uint8Array(Math.ceil(data.length / 16) * 16); padded.set(data)
+      reused.setKey(k)
+      expect(hash8(reused, data)).toBe(toHex(noblePolyval(padded, k)))
+      expect(hash8(new PolyvalKey8(k), data)).toBe(toHex(noblePolyval(padded, k)))
+    }), { numRuns: 200 })
+  })
+  it('the WebAssembly version is in use and equals the JavaScript one (keys switched and rekeyed between calls, long inputs chunked)', () => {
+    expect(polyvalBackend()).toBe('wasm')
+    const keys = [new PolyvalKey8(new Uint8Array(16).fill(3)), new PolyvalKey8(new Uint8Array(16).fill(9))]
+    fc.assert(fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.integer({ min: 0, max: 1 }), fc.integer({ min: 0, max: 5000 }), fc.boolean(), (k, which, nBlocks, rekey) => {
+      const key = keys[which]
+      if (rekey) key.setKey(k)
+      const words = Uint32Array.from({ length: 4 * nBlocks + 8 }, (_, i) => Math.imul(i + k[0] + 1, 0x9e37_79b9) >>> 0)
+      const a = Uint32Array.of(k[1], k[2], k[3], k[4]); const b = a.slice()
+      polyvalBlocks8(key, a, words, 8, nBlocks)
+      polyvalBlocks8Js(key, b, words, 8, nBlocks)
+      expect([...a]).toEqual([...b])
+    }), { numRuns: 100 })
   })
   it('prints as [redacted] and checks the key length', () => {
     expect(JSON.stringify(new PolyvalKey(new Uint8Array(16)))).toBe('"[redacted]"')
