@@ -23,7 +23,9 @@
  *
  * Test hook: when `VEIL_EXAMPLE_TRIGGER_FILE` names a file, the server watches it, and
  * once it exists registers one more tool, `late_tool` — every connected client then gets
- * `notifications/tools/list_changed`. Nothing else reads the environment.
+ * `notifications/tools/list_changed`. When `VEIL_EXAMPLE_ECHO_DESCRIPTION` is set, `echo`
+ * has that description instead of its own (a changed definition, for consent tests).
+ * Nothing else reads the environment.
  *
  * Not in this file: anything about Veil. Diagnostics go to stderr; stdout is MCP only.
  */
@@ -77,7 +79,7 @@ function registerLateTool (server: McpServer): void {
 }
 
 /** One McpServer with the example tools, over shared `state`. */
-export function createExampleServer (state: ExampleState): McpServer {
+export function createExampleServer (state: ExampleState, echoDescription = 'Returns the given text unchanged.'): McpServer {
   const server = new McpServer(
     { name: EXAMPLE_SERVER_NAME, version: EXAMPLE_SERVER_VERSION },
     { capabilities: { tools: { listChanged: true } } }
@@ -85,7 +87,7 @@ export function createExampleServer (state: ExampleState): McpServer {
 
   server.registerTool('echo', {
     title: 'Echo',
-    description: 'Returns the given text unchanged.',
+    description: echoDescription,
     inputSchema: z.object({ text: z.string().describe('Text to echo back') }),
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false }
   }, async ({ text }) => ({ content: [{ type: 'text', text }] }))
@@ -197,12 +199,12 @@ export interface ExampleServers {
 }
 
 /** A factory over one shared state; `addLateTool()` makes every live instance gain a tool. */
-export function createExampleServers (state: ExampleState = createExampleState()): ExampleServers {
+export function createExampleServers (state: ExampleState = createExampleState(), echoDescription?: string): ExampleServers {
   const live = new Set<McpServer>()
   return {
     state,
     factory: () => {
-      const server = createExampleServer(state)
+      const server = createExampleServer(state, echoDescription)
       live.add(server)
       server.server.onclose = () => { live.delete(server) }
       return server
@@ -216,7 +218,8 @@ export function createExampleServers (state: ExampleState = createExampleState()
 }
 
 function main (): void {
-  const servers = createExampleServers()
+  const echoDescription = process.env.VEIL_EXAMPLE_ECHO_DESCRIPTION
+  const servers = createExampleServers(createExampleState(), echoDescription === '' ? undefined : echoDescription)
   const trigger = process.env.VEIL_EXAMPLE_TRIGGER_FILE
   if (trigger !== undefined && trigger !== '') {
     const check = (): void => {

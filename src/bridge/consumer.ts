@@ -93,9 +93,18 @@ export async function connect (options: VeilConnectOptions = {}): Promise<VeilCl
     listTools,
     async callTool (address, name, args = {}, opts = {}) {
       const signal = opts.signal ?? AbortSignal.timeout(CALL_TIMEOUT_MS)
-      const tools = catalogues.get(address) ?? await listTools(address, { signal })
-      if (!tools.some(t => t.name === name)) throw new ToolNetworkError('unknown-tool', `provider ${address.slice(0, 12)}… has no tool named ${JSON.stringify(name.slice(0, 128))} in its signed catalogue`)
-      const raw = await network.callTool(address, name, args, { signal, ...(opts.onProgress !== undefined && { onProgress: opts.onProgress }), ...(opts.profile !== undefined && { profile: opts.profile }) })
+      const call = async (tools: SafeTool[]): Promise<unknown> => {
+        if (!tools.some(t => t.name === name)) throw new ToolNetworkError('unknown-tool', `provider ${address.slice(0, 12)}… has no tool named ${JSON.stringify(name.slice(0, 128))} in its signed catalogue`)
+        return await network.callTool(address, name, args, { signal, ...(opts.onProgress !== undefined && { onProgress: opts.onProgress }), ...(opts.profile !== undefined && { profile: opts.profile }) })
+      }
+      let raw: unknown
+      try {
+        raw = await call(catalogues.get(address) ?? await listTools(address, { signal }))
+      } catch (err) {
+        // the provider's catalogue changed since it was read (nothing was sent): read it again, once
+        if (!(err instanceof ToolNetworkError) || err.code !== 'stale-catalogue') throw err
+        raw = await call(await listTools(address, { signal }))
+      }
       const parsed = parseRemoteResult(raw)
       if (!parsed.ok) throw new ToolNetworkError('protocol', parsed.reason)
       return parsed.result

@@ -20,8 +20,11 @@
  * - `refused`: the provider refused by policy (rate or concurrency limit). Nothing ran.
  * - `protocol`: the provider answered something that is not a valid result.
  * - `unknown-tool`: the provider has no such tool (any more).
+ * - `stale-catalogue`: the provider now serves a catalogue other than the one the bridge
+ *   last read (it restarted, or changed while no session was open). Nothing was sent: the
+ *   bridge re-reads the catalogue and checks the pinned fingerprint before calling.
  */
-export type ToolNetworkErrorCode = 'unreachable' | 'circuit-failed' | 'timeout' | 'cancelled' | 'refused' | 'protocol' | 'unknown-tool'
+export type ToolNetworkErrorCode = 'unreachable' | 'circuit-failed' | 'timeout' | 'cancelled' | 'refused' | 'protocol' | 'unknown-tool' | 'stale-catalogue'
 
 export class ToolNetworkError extends Error {
   override readonly name = 'ToolNetworkError'

@@ -38,6 +38,13 @@ export interface OverlayToolNetworkOptions {
   /** Keyword search in the registry (untrusted hits); none means search finds nothing. */
   search?: (words: string, signal: AbortSignal) => Promise<readonly unknown[]>
   status?: () => NetworkStatus
+  /**
+   * Runs before every call, once the session is open: throws (a ToolNetworkError
+   * `stale-catalogue`) when the provider now serves a catalogue other than the one last
+   * returned by `catalogue`, so nothing is called against a definition the bridge has not
+   * checked against its pins.
+   */
+  beforeCall?: (address: string, profile: PrivacyProfile, signal: AbortSignal) => Promise<void>
   /** Time to connect (circuit + MCP handshake) before giving up. */
   connectTimeoutMs?: number
 }
@@ -125,6 +132,7 @@ export function overlayToolNetwork (opts: OverlayToolNetworkOptions): ToolNetwor
     },
     async callTool (address, name, args, o: RemoteCallOptions) {
       const s = await session(address, o.profile ?? 'fast', o.signal)
+      await opts.beforeCall?.(address, o.profile ?? 'fast', o.signal)
       try {
         return await s.client.request(
           { method: 'tools/call', params: { name, arguments: args } },

@@ -120,6 +120,8 @@ function lookupToNetworkError (err: unknown): ToolNetworkError {
 export interface ConsumerToolNetwork extends ToolNetwork {
   /** The circuit's relays for a provider's open connection (entry first), if any. */
   pathOf(address: string, profile?: PrivacyProfile): readonly string[] | undefined
+  /** Called with the provider's address whenever a connection (its circuit) to it closes. */
+  onConnectionClosed(listener: (address: string) => void): () => void
   close(): Promise<void>
 }
 
@@ -132,7 +134,16 @@ export function consumerToolNetwork (consumer: ConsumerNode, o: { connectTimeout
   const conns = new Map<string, Promise<ProviderConnection>>()
   const live = new Map<string, ProviderConnection>()
   const consumed = new WeakSet<ProviderConnection>()
+  // what the bridge last read per provider, to catch a catalogue that changed behind its back
+  const listed = new Map<string, string>()
+  const keys = new WeakMap<Catalogue, string>()
+  const catalogueKey = (c: Catalogue): string => {
+    let k = keys.get(c)
+    if (k === undefined) { k = JSON.stringify(catalogueTools(c)); keys.set(c, k) }
+    return k
+  }
   const keyOf = (address: string, profile: PrivacyProfile): string => `${profile}\u0000${address}`
+  const closeListeners = new Set<(address: string) => void>()
 
   const connection = async (address: string, profile: PrivacyProfile, signal: AbortSignal): Promise<ProviderConnection> => {
     const key = keyOf(address, profile)
@@ -149,6 +160,7 @@ export function consumerToolNetwork (consumer: ConsumerNode, o: { connectTimeout
       c.onClose(() => {
         if (conns.get(key) === p) conns.delete(key)
         if (live.get(key) === c) live.delete(key)
+        for (const l of closeListeners) { try { l(address) } catch { /* the listener's problem */ } }
       })
     }, () => { if (conns.get(key) === p) conns.delete(key) })
     return await p
@@ -171,10 +183,24 @@ export function consumerToolNetwork (consumer: ConsumerNode, o: { connectTimeout
         // the first read came with the connection; later reads (after list_changed) look again
         const cat = consumed.has(conn) ? await conn.refreshCatalogue({ signal }) : conn.catalogue
         consumed.add(conn)
+        listed.set(address, catalogueKey(cat))
         return catalogueTools(cat)
       } catch (err) {
         throw lookupToNetworkError(err)
       }
+    },
+    beforeCall: async (address, profile, signal) => {
+      // A new circuit (the provider restarted, or the old circuit broke) read the catalogue
+      // afresh: if it differs from what the bridge checked, the bridge must look again.
+      const conn = await connection(address, profile, signal)
+      const want = listed.get(address)
+      if (want === catalogueKey(conn.catalogue)) return
+      // another profile's circuit may hold an older read: look once more before refusing
+      if (consumed.has(conn)) {
+        const now = await conn.refreshCatalogue({ signal }).catch((err: unknown) => { throw lookupToNetworkError(err) })
+        if (want === catalogueKey(now)) return
+      }
+      throw new ToolNetworkError('stale-catalogue', `provider ${address.slice(0, 12)}… serves a catalogue the bridge has not checked yet`)
     },
     status: (): NetworkStatus => {
       const s = consumer.status()
@@ -192,7 +218,12 @@ export function consumerToolNetwork (consumer: ConsumerNode, o: { connectTimeout
   return {
     ...network,
     pathOf: (address, profile = 'fast') => live.get(keyOf(address, profile))?.path,
+    onConnectionClosed: (listener) => {
+      closeListeners.add(listener)
+      return () => { closeListeners.delete(listener) }
+    },
     close: async () => {
+      closeListeners.clear()
       await network.close()
       for (const p of conns.values()) void p.then(c => { c.close() }, () => {})
       conns.clear()
@@ -245,6 +276,16 @@ export async function startOverlayBridge (o: StartOverlayBridgeOptions): Promise
   }
   // the first fetch ran at start (before the overlay was ready, perhaps): try again once it is
   consumer.ready.then(() => { if (!closed) void running.bridge.refresh() }, () => {})
+  // a provider's circuit closed (it restarted, went away, or the circuit broke): read its
+  // catalogue again, so a changed definition is held before anyone calls it; while that
+  // fails, the retry loop below keeps trying
+  const lastCloseRefresh = new Map<string, number>()
+  const unsubscribeClosed = network.onConnectionClosed((address) => {
+    if (closed || Date.now() - (lastCloseRefresh.get(address) ?? 0) < CATALOGUE_RETRY_MIN_MS) return
+    lastCloseRefresh.set(address, Date.now())
+    delay = CATALOGUE_RETRY_MIN_MS
+    void running.bridge.refresh(address)
+  })
   retry()
   return {
     ...running,
@@ -253,6 +294,7 @@ export async function startOverlayBridge (o: StartOverlayBridgeOptions): Promise
     close: async () => {
       if (closed) return
       closed = true
+      unsubscribeClosed()
       if (timer !== undefined) clearTimeout(timer)
       await running.close()
       await network.close()

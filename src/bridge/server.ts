@@ -325,13 +325,21 @@ export function createBridge (options: BridgeCoreOptions): Bridge {
 
   // ── calls ──
 
-  const callRemote = async (entry: ExposedTool, args: Record<string, unknown>, ctx: ServerContext): Promise<CallToolResult> => {
+  /** Why a tool may not be called now (held or pending), or undefined. */
+  const notCallable = (entry: ExposedTool): CallToolResult | undefined => {
     if (entry.state === 'held') {
       return toolError(`Veil: ${entry.exposedName} is HELD and was not called. Its provider changed the tool's definition since it was accepted (fingerprint ${short(entry.pinnedFingerprint)} → ${short(entry.tool.fingerprint)}). Only the user can allow it, outside this chat: veil tools accept ${entry.exposedName}`)
     }
     if (entry.state === 'pending') {
       return toolError(`Veil: ${entry.exposedName} is PENDING and was not called. It was added but the user has not accepted it. Only the user can allow it, outside this chat: veil tools accept ${entry.exposedName}`)
     }
+    return undefined
+  }
+
+  const callRemote = async (first: ExposedTool, args: Record<string, unknown>, ctx: ServerContext): Promise<CallToolResult> => {
+    let entry = first
+    const refused = notCallable(entry)
+    if (refused !== undefined) return refused
     const token = ctx.mcpReq._meta?.progressToken
     const timeout = new AbortController()
     const timer = setTimeout(() => { timeout.abort(new Error('timeout')) }, callTimeoutMs)
@@ -359,6 +367,7 @@ export function createBridge (options: BridgeCoreOptions): Bridge {
       }, heartbeatMs)
     const idempotent = entry.tool.annotations?.readOnlyHint === true || entry.tool.annotations?.idempotentHint === true
     const attempts = idempotent ? CALL_ATTEMPTS_IDEMPOTENT : 1
+    let recheckedCatalogue = false
     try {
       for (let attempt = 1; ; attempt++) {
         try {
@@ -379,6 +388,20 @@ export function createBridge (options: BridgeCoreOptions): Bridge {
             return toolError(`Veil: ${entry.exposedName} did not answer within ${Math.round(callTimeoutMs / 1000)} s over the network. ${idempotent ? '' : 'It may or may not have run at the provider; it was not retried because it is not marked read-only or idempotent.'}`.trim())
           }
           const netErr = err instanceof ToolNetworkError ? err : new ToolNetworkError('protocol', errorMessage(err), { cause: err })
+          if (netErr.code === 'stale-catalogue' && !recheckedCatalogue) {
+            // nothing was sent: re-read the provider's catalogue and check the pin again
+            recheckedCatalogue = true
+            attempt--
+            await refreshOne(entry.address)
+            const failure = lastErrors.get(entry.address)
+            const now = exposed.find((t) => t.ref === entry.ref)
+            if (now === undefined) return toolError(`Veil: ${entry.exposedName} was not called: its provider no longer offers it${failure !== undefined ? ` (${cleanText(failure, 300)})` : ''}.`)
+            entry = now
+            const nowRefused = notCallable(entry)
+            if (nowRefused !== undefined) return nowRefused
+            if (failure !== undefined) return toolError(`Veil: ${entry.exposedName} was not called: its provider's catalogue changed and could not be read again (${cleanText(failure, 300)}).`)
+            continue
+          }
           if (netErr.retryable && attempt < attempts) continue
           noteError(`${entry.exposedName}: ${netErr.code}: ${netErr.message}`)
           const why = netErr.retryable && !idempotent && netErr.code !== 'unreachable'

@@ -169,27 +169,32 @@ describe('spawned bridge: consent and start-up', () => {
       const started = performance.now()
       let out = ''
       let stderr = ''
-      child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-      const answered = new Promise<{ list: { result: { tools: Array<{ name: string }> } }, ms: number, serving: number }>((resolve) => {
+      let begun = 0
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); if (begun === 0 && stderr.includes('run-bridge: started')) begun = performance.now() })
+      const answered = new Promise<{ list: { result: { tools: Array<{ name: string }> } }, ms: number, fromBegin: number }>((resolve) => {
         child.stdout.on('data', (d: Buffer) => {
           out += d.toString()
           const lines = out.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { id?: number })
           const list = lines.find((l) => l.id === 2)
-          if (list !== undefined) resolve({ list: list as never, ms: performance.now() - started, serving: 0 })
+          const now = performance.now()
+          if (list !== undefined) resolve({ list: list as never, ms: now - started, fromBegin: now - begun })
         })
       })
       const send = (m: unknown): void => { child.stdin.write(JSON.stringify(m) + '\n') }
       send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } })
       send({ jsonrpc: '2.0', method: 'notifications/initialized' })
       send({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} })
-      const { list, ms } = await answered
+      const { list, ms, fromBegin } = await answered
       child.kill()
       expect(list.result.tools.map((t) => t.name)).toContain(`${TAG}_cached_tool`)
       expect(out.split('\n').filter((l) => l.trim() !== '').every((l) => JSON.parse(l).jsonrpc === '2.0')).toBe(true)
       expect(stderr).toContain('serving')
-      // From process spawn, Node start-up and module loading included.
-      expect(ms).toBeLessThan(1000 * (process.env.CI === undefined ? 2 : 3))
-      console.log(`spawn → tools/list answered: ${ms.toFixed(0)} ms`)
+      // From the bridge's start (modules loaded) within 1 s; from spawn (Node start-up and
+      // module loading included, seconds on a busy machine) only logged and loosely bounded.
+      console.log(`tools/list answered ${fromBegin.toFixed(0)} ms after the bridge began, ${ms.toFixed(0)} ms after spawn`)
+      expect(begun).toBeGreaterThan(0)
+      expect(fromBegin).toBeLessThan(1000)
+      expect(ms).toBeLessThan(10_000)
     } finally { dir.cleanup() }
   })
 })

@@ -21,7 +21,11 @@ function wrappedServer (opts: ResolvedOptions): WrappedServer {
   if (stdio === (url !== undefined)) throw new UsageError('give exactly one of --stdio -- COMMAND [ARGS…] or --url URL (see \'veil provide --help\')')
   if (stdio) {
     if (rest.length === 0) throw new UsageError('--stdio needs the server command after --, e.g. veil provide --stdio -- node server.js')
-    return { kind: 'stdio', command: rest[0], args: rest.slice(1), cwd: process.cwd() }
+    // The operator's own command: it inherits this process's environment, as a shell would
+    // run it (an MCP client's default would pass only HOME, PATH and a few more).
+    const env: Record<string, string> = {}
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v
+    return { kind: 'stdio', command: rest[0], args: rest.slice(1), cwd: process.cwd(), env }
   }
   if (rest.length > 0) throw new UsageError('--url takes no command after --')
   let parsed: URL
