@@ -94,15 +94,23 @@ export async function startClientNode (opts: ClientNodeOptions): Promise<ClientN
   }
 
   const timeoutMs = opts.timeoutMs ?? 60_000
+  // stop() ends the wait for a directory at once (a bridge with no reachable relay must
+  // exit promptly on SIGTERM, not after the directory timeout)
+  const stopping = new AbortController()
   const ready = (async () => {
     const deadline = Date.now() + timeoutMs
     for (let delay = 200; ; delay = Math.min(delay * 2, 5_000)) {
       await refresh()
       if (directory.confirmed(confirmations).length >= minDirectory) return
+      if (stopping.signal.aborted) throw new OverlayNetworkError('client node stopped before its directory was complete')
       if (Date.now() + delay > deadline) {
         throw new OverlayNetworkError(`directory incomplete: ${directory.confirmed(confirmations).length} of ${minDirectory} relays confirmed by ${confirmations} entry relays`)
       }
-      await new Promise(resolve => setTimeout(resolve, delay))
+      await new Promise<void>(resolve => {
+        const t = setTimeout(resolve, delay)
+        stopping.signal.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
+      })
+      if (stopping.signal.aborted) throw new OverlayNetworkError('client node stopped before its directory was complete')
     }
   })()
   ready.catch(() => {})
@@ -114,6 +122,6 @@ export async function startClientNode (opts: ClientNodeOptions): Promise<ClientN
     entries,
     ready,
     refresh,
-    stop: async () => { await host.stop() }
+    stop: async () => { stopping.abort(); await host.stop() }
   }
 }
