@@ -5,13 +5,18 @@
  * - lookup_p50/p99_ms: finds, fetches and opens the descriptor by address (including
  *   building the circuit to a storer), VEIL_BENCH_LOOKUPS times (default 30);
  * - call_rtt_public_p50_ms: a small request/response over a warm session to the provider's
- *   relay, VEIL_BENCH_CALLS times (default 200).
- * Rendezvous and hidden calls are not built yet: those figures are null.
- * Last line: {"bench":"registry","relays":50,"lookup_p50_ms":…,"lookup_p99_ms":…,"rendezvous_p50_ms":null,
- *   "rendezvous_p99_ms":null,"call_rtt_hidden_p50_ms":null,"call_rtt_public_p50_ms":…,"commit":…}
+ *   relay, VEIL_BENCH_CALLS times (default 200);
+ * - rendezvous_p50/p99_ms: a hidden provider (one guard, 3 introduction points) reached
+ *   from its opened descriptor — RP circuit, introduction, the provider's circuit to the
+ *   RP, RENDEZVOUS2 — VEIL_BENCH_RENDEZVOUS times (default 30); includes the retries
+ *   when the client picked an RP the provider refuses (its guard or layer-2 guard);
+ * - call_rtt_hidden_p50_ms: the same small call over a warm rendezvous channel.
+ * Last line: {"bench":"registry","relays":50,"lookup_p50_ms":…,"lookup_p99_ms":…,"rendezvous_p50_ms":…,
+ *   "rendezvous_p99_ms":…,"call_rtt_hidden_p50_ms":…,"call_rtt_public_p50_ms":…,"commit":…}
  * Env: VEIL_BENCH_RELAYS (default 50).
  */
 import { startRegistryNet } from '../test/registry/net.ts'
+import { startHiddenProvider, hiddenClientOf, sessionOver } from '../test/registry/hidden-net.ts'
 import { servePublicProvider, relayIdOf } from '../src/node/registry-glue.ts'
 import { ProviderIdentity } from '../src/registry/identity.ts'
 import { buildDescriptor } from '../src/registry/descriptor.ts'
@@ -24,6 +29,7 @@ import { percentile, report, round } from './common.ts'
 const RELAYS = Number(process.env.VEIL_BENCH_RELAYS ?? 50)
 const LOOKUPS = Number(process.env.VEIL_BENCH_LOOKUPS ?? 30)
 const CALLS = Number(process.env.VEIL_BENCH_CALLS ?? 200)
+const RENDEZVOUS = Number(process.env.VEIL_BENCH_RENDEZVOUS ?? 30)
 const log = (s: string): void => { process.stderr.write(s + '\n') }
 
 const params = testnetParams(600, { eligibilityAgeMs: 0 })
@@ -60,15 +66,43 @@ try {
     rtts.push(performance.now() - s)
   }
   await session.close()
+
+  // hidden provider: rendezvous set-up and calls over the joined channel
+  const hidden = await startHiddenProvider(net, params, 4)
+  const { opened: hiddenOpened } = await consumer.registry.fetchDescriptor(hidden.id.address.text)
+  const hc = hiddenClientOf(consumer)
+  const rendezvous: number[] = []
+  for (let i = 0; i < RENDEZVOUS; i++) {
+    const s = performance.now()
+    const conn = await hc.connect(hiddenOpened, { signal: AbortSignal.timeout(30_000) })
+    rendezvous.push(performance.now() - s)
+    conn.close()
+  }
+  const conn = await hc.connect(hiddenOpened)
+  const hiddenSession = await sessionOver(t => conn.openStream(t), hidden.id.address.text, hiddenOpened)
+  await hiddenSession.catalogue()
+  const hiddenRtts: number[] = []
+  for (let i = 0; i < CALLS; i++) {
+    const s = performance.now()
+    await hiddenSession.call(msg)
+    hiddenRtts.push(performance.now() - s)
+  }
+  await hiddenSession.close()
+  conn.close()
+  log(`hidden: ${hidden.service.counters.rendezvous} rendezvous, ${hidden.service.counters.refusedRp} RPs refused (guard/L2)`)
+  await hidden.stop()
+
   lookups.sort((a, b) => a - b)
   rtts.sort((a, b) => a - b)
+  rendezvous.sort((a, b) => a - b)
+  hiddenRtts.sort((a, b) => a - b)
   report('registry', {
     relays: RELAYS,
     lookup_p50_ms: round(percentile(lookups, 0.5)),
     lookup_p99_ms: round(percentile(lookups, 0.99)),
-    rendezvous_p50_ms: null,
-    rendezvous_p99_ms: null,
-    call_rtt_hidden_p50_ms: null,
+    rendezvous_p50_ms: round(percentile(rendezvous, 0.5)),
+    rendezvous_p99_ms: round(percentile(rendezvous, 0.99)),
+    call_rtt_hidden_p50_ms: round(percentile(hiddenRtts, 0.5)),
     call_rtt_public_p50_ms: round(percentile(rtts, 0.5))
   })
 } finally {

@@ -17,16 +17,19 @@
  * provider are opened on the same circuit; two providers never share a circuit (every
  * openProvider builds its own).
  *
- * Only `public` providers can be reached today: a descriptor in `hidden` mode
- * (introduction points, rendezvous) is refused with a clear error — not built yet.
+ * A `hidden` provider (introduction points in its descriptor) is reached through a
+ * rendezvous point instead (src/registry hidden-client.ts): circuits G L2 RP and
+ * G L2 M IP, an introduction, the provider's circuit to the RP, and an end-to-end channel
+ * on which the same two streams are opened. `path` is then the rendezvous circuit's.
  * Must never: use a catalogue that failed verification; reuse one provider's circuit for
  * another.
  */
 import type { Circuit, OnionStream } from '../onion/index.ts'
-import { systemClock, type Clock, type Log } from '../overlay/index.ts'
+import { secureRng, systemClock, type Clock, type Log } from '../overlay/index.ts'
 import { startClientNode, type ClientNode } from './client.ts'
 import { attachCircuits, type ClientCircuits } from './onion-glue.ts'
-import { registryClient, relayIdOf } from './registry-glue.ts'
+import { hiddenNetwork, registryClient, relayIdOf } from './registry-glue.ts'
+import { HiddenClient } from '../registry/hidden-client.ts'
 import { registryParamsFor } from './network-params.ts'
 import { MCP_TARGET } from './provider-node.ts'
 import { parseAddress, type ProviderAddress } from '../registry/identity.ts'
@@ -94,11 +97,22 @@ export interface ConsumerNode {
   readonly client: ClientNode
   readonly circuits: ClientCircuits
   readonly registry: RegistryClient
+  /** Introduction and rendezvous with hidden providers. */
+  readonly hidden: HiddenClient
   /** Resolves when the directory is usable. */
   readonly ready: Promise<void>
   openProvider(address: string, opts?: { signal?: AbortSignal }): Promise<ProviderConnection>
   status(): ConsumerNodeStatus
   stop(): Promise<void>
+}
+
+/** What a connection runs on: one circuit to a public provider's relay, or a rendezvous channel. */
+interface Carrier {
+  readonly path: readonly string[]
+  openStream(target: string, signal: AbortSignal): Promise<OnionStream>
+  closed(): boolean
+  onClose(fn: () => void): () => void
+  close(): void
 }
 
 function streamChannel (stream: OnionStream): MessageChannel {
@@ -139,15 +153,13 @@ export async function startConsumerNode (opts: ConsumerNodeOptions): Promise<Con
     throw err
   })
   ready.catch(() => {})
+  const hidden = new HiddenClient({ network: hiddenNetwork(client, circuits), clock, rng: secureRng })
   const open = new Set<Circuit>()
   let stopped = false
 
   const lookup = async (addr: ProviderAddress, signal: AbortSignal): Promise<OpenedDescriptor> => {
     try {
       const f = await registry.fetchDescriptor(addr, { signal })
-      if (f.opened.reach.mode !== 'public') {
-        throw new ProviderLookupError('hidden', `provider ${addr.text.slice(0, 12)}… is a hidden provider; reaching hidden providers (introduction and rendezvous) is not built yet — only public-mode providers can be called`)
-      }
       return f.opened
     } catch (err) {
       if (err instanceof ProviderLookupError) throw err
@@ -179,19 +191,9 @@ export async function startConsumerNode (opts: ConsumerNodeOptions): Promise<Con
       throw new ProviderLookupError('unreachable', `the client's directory is not usable: ${readyError ?? String(err)}`, { cause: err })
     }
     let opened = await lookup(addr, signal)
-    if (opened.reach.mode !== 'public') throw new ProviderLookupError('hidden', 'hidden providers are not reachable yet')
-    const relayId = relayIdOf(opened.reach.relay)
-    await knowRelay(relayId, signal)
-    let circuit: Circuit
+    const carrier = opened.reach.mode === 'public' ? await publicCarrier(opened, signal) : await hiddenCarrier(opened, signal)
     try {
-      circuit = await registry.circuitTo(relayId, signal)
-    } catch (err) {
-      throw new ProviderLookupError('unreachable', `no circuit to the provider's relay: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
-    }
-    open.add(circuit)
-    circuit.onClose(() => { open.delete(circuit) })
-    try {
-      let channel = streamChannel(await circuit.openStream(PROVIDER_TARGET, { signal }))
+      let channel = streamChannel(await carrier.openStream(PROVIDER_TARGET, signal))
       let chain: Promise<unknown> = Promise.resolve()
       const readCatalogue = async (s: AbortSignal, fresh: boolean): Promise<Catalogue> => {
         for (let attempt = 1; ; attempt++) {
@@ -203,9 +205,9 @@ export async function startConsumerNode (opts: ConsumerNodeOptions): Promise<Con
             if (err instanceof InvalidCatalogueError && err.reason === 'digest-mismatch' && attempt < CATALOGUE_ATTEMPTS) continue
             if (err instanceof InvalidCatalogueError) throw new ProviderLookupError('invalid', `the provider's catalogue failed verification: ${err.message}`, { cause: err })
             // the session stream idled out at the provider: open another on the same circuit
-            if (circuit.state === 'open' && !s.aborted && attempt < CATALOGUE_ATTEMPTS) {
+            if (!carrier.closed() && !s.aborted && attempt < CATALOGUE_ATTEMPTS) {
               await channel.close().catch(() => {})
-              channel = streamChannel(await circuit.openStream(PROVIDER_TARGET, { signal: s }))
+              channel = streamChannel(await carrier.openStream(PROVIDER_TARGET, s))
               continue
             }
             throw new ProviderLookupError('unreachable', `the provider did not send its catalogue: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
@@ -216,22 +218,67 @@ export async function startConsumerNode (opts: ConsumerNodeOptions): Promise<Con
       const conn: ProviderConnection = {
         address: addr.text,
         get catalogue () { return catalogue },
-        path: circuit.path.map(h => h.peer),
-        get closed () { return circuit.state === 'closed' },
+        path: carrier.path,
+        get closed () { return carrier.closed() },
         refreshCatalogue: async (r = {}) => {
           const run = chain.then(async () => { catalogue = await readCatalogue(r.signal ?? AbortSignal.timeout(DEFAULT_OPEN_TIMEOUT_MS), true); return catalogue })
           chain = run.catch(() => {})
           return await run
         },
-        openMcpStream: async (r = {}) => circuit.openStream(MCP_TARGET, { signal: r.signal ?? AbortSignal.timeout(DEFAULT_OPEN_TIMEOUT_MS) }),
-        onClose: (fn) => circuit.onClose(() => { fn() }),
-        close: () => { circuit.destroy() }
+        openMcpStream: async (r = {}) => carrier.openStream(MCP_TARGET, r.signal ?? AbortSignal.timeout(DEFAULT_OPEN_TIMEOUT_MS)),
+        onClose: (fn) => carrier.onClose(fn),
+        close: () => { carrier.close() }
       }
       return conn
     } catch (err) {
-      circuit.destroy()
+      carrier.close()
       if (err instanceof ProviderLookupError) throw err
-      throw new ProviderLookupError('unreachable', `the provider's relay did not answer: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+      throw new ProviderLookupError('unreachable', `the provider did not answer: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    }
+  }
+
+  /** Public mode: one circuit ending at the provider's relay. */
+  const publicCarrier = async (opened: OpenedDescriptor, signal: AbortSignal): Promise<Carrier> => {
+    if (opened.reach.mode !== 'public') throw new ProviderLookupError('invalid', 'not a public provider')
+    const relayId = relayIdOf(opened.reach.relay)
+    await knowRelay(relayId, signal)
+    let circuit: Circuit
+    try {
+      circuit = await registry.circuitTo(relayId, signal)
+    } catch (err) {
+      throw new ProviderLookupError('unreachable', `no circuit to the provider's relay: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    }
+    open.add(circuit)
+    circuit.onClose(() => { open.delete(circuit) })
+    return {
+      path: circuit.path.map(h => h.peer),
+      openStream: async (target, s) => circuit.openStream(target, { signal: s }),
+      closed: () => circuit.state === 'closed',
+      onClose: (fn) => circuit.onClose(() => { fn() }),
+      close: () => { circuit.destroy() }
+    }
+  }
+
+  /** Hidden mode: introduction, rendezvous, the end-to-end channel. */
+  const hiddenCarrier = async (opened: OpenedDescriptor, signal: AbortSignal): Promise<Carrier> => {
+    if (opened.reach.mode !== 'hidden') throw new ProviderLookupError('invalid', 'not a hidden provider')
+    // the introduction points must be in our directory before we can build to them
+    for (const ip of opened.reach.introPoints) if (client.directory.get(relayIdOf(ip.relay)) === undefined) { await client.refresh(); break }
+    let conn
+    try {
+      conn = await hidden.connect(opened, { signal })
+    } catch (err) {
+      throw new ProviderLookupError('unreachable', `hidden provider not reached through a rendezvous point: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    }
+    const circuit = conn.circuit
+    open.add(circuit)
+    circuit.onClose(() => { open.delete(circuit) })
+    return {
+      path: conn.path,
+      openStream: async (target, s) => conn.openStream(target, { signal: s }),
+      closed: () => conn.channel.closed,
+      onClose: (fn) => conn.channel.onClose(() => { fn() }),
+      close: () => { conn.close() }
     }
   }
 
@@ -239,6 +286,7 @@ export async function startConsumerNode (opts: ConsumerNodeOptions): Promise<Con
     client,
     circuits,
     registry,
+    hidden,
     ready,
     openProvider,
     status: () => ({

@@ -26,12 +26,15 @@
  * finds a descriptor that matches.
  *
  * What `public` mode does NOT hide: which relay serves the provider (it is in the
- * descriptor). Hidden providers (introduction points and rendezvous) are not built yet.
+ * descriptor). {@link startHiddenProviderNode} runs a `hidden` provider instead: no relay,
+ * a client node with ONE guard, introduction points and rendezvous (src/registry
+ * hidden-service.ts); consumers reach it with the same openProvider() and get the same
+ * two streams, over the end-to-end channel joined at a rendezvous point.
  * Never logged: the provider's identity keys (provider.key, 0600, written atomically).
  */
 import { join } from 'node:path'
 import { readFile } from 'node:fs/promises'
-import type { OnionStream } from '../onion/index.ts'
+import { StreamTargetTable, type OnionStream } from '../onion/index.ts'
 import {
   ensureDir, observeSecret, removeStaleTempFiles, secureRng, systemClock, writeFileAtomic, isErrno, OverlayConfigError,
   type Clock, type Log
@@ -39,7 +42,9 @@ import {
 import { startRelayNode, type RelayNode } from './relay.ts'
 import { startClientNode, type ClientNode } from './client.ts'
 import { attachCircuits, attachOnionRelay, onionLinkHooks, type ClientCircuits, type OnionRelay } from './onion-glue.ts'
-import { attachRegistryRelay, registryClient, registryDhtNamespaces, servePublicProvider, type RegistryRelay } from './registry-glue.ts'
+import { attachRegistryRelay, hiddenNetwork, registryClient, registryDhtNamespaces, servePublicProvider, type RegistryRelay } from './registry-glue.ts'
+import { HiddenService } from '../registry/hidden-service.ts'
+import { PROVIDER_TARGET, serveSession } from '../registry/session.ts'
 import { registryParamsFor } from './network-params.ts'
 import { ProviderIdentity } from '../registry/identity.ts'
 import { signCatalogue } from '../registry/catalogue.ts'
@@ -188,6 +193,72 @@ function toDefinition (t: ServedToolDefinition): ToolDefinition {
   }
 }
 
+/**
+ * The provider's catalogue: signed when the tools change (`latest`), put into the next
+ * descriptor built (`built`), served once that descriptor's publish is acknowledged
+ * (`served`), when listeners (MCP sessions: list_changed) are told.
+ */
+class CatalogueTracker {
+  latest: Signed
+  served: Signed
+  built: Signed
+  readonly #listeners = new Set<() => void>()
+  readonly #id: ProviderIdentity
+  readonly #service: ProviderService
+  readonly #clock: Clock
+  readonly #emit: (e: ProviderNodeEvent) => void
+  #serial = 0
+
+  constructor (id: ProviderIdentity, service: ProviderService, clock: Clock, emit: (e: ProviderNodeEvent) => void) {
+    this.#id = id
+    this.#service = service
+    this.#clock = clock
+    this.#emit = emit
+    this.latest = this.#make()
+    this.served = this.latest
+    this.built = this.latest
+  }
+
+  readonly onCatalogueChanged = (listener: () => void): () => void => {
+    this.#listeners.add(listener)
+    return () => { this.#listeners.delete(listener) }
+  }
+
+  sign (): void { this.latest = this.#make() }
+
+  /** The descriptor being built carries the latest catalogue. */
+  building (): Signed { this.built = this.latest; return this.built }
+
+  /** The last built descriptor was acknowledged: serve its catalogue. */
+  acknowledged (): void {
+    if (this.served === this.built) return
+    this.served = this.built
+    for (const l of this.#listeners) { try { l() } catch { /* a closing session */ } }
+  }
+
+  #make (): Signed {
+    const clock = this.#clock
+    const address = this.#id.address.text
+    this.#serial = Math.max(this.#serial + 1, Math.floor(clock.now() / 1000))
+    const serial = this.#serial
+    const records: ToolRecord[] = []
+    const seen = new Set<string>()
+    for (const t of this.#service.tools()) {
+      try {
+        const version = registryVersion(t.version)
+        if (seen.has(`${t.name}@${version}`)) throw new Error('duplicate name and version')
+        records.push(makeToolRecord(toDefinition(t), version, t.tags ?? [], address))
+        seen.add(`${t.name}@${version}`)
+      } catch (err) {
+        this.#emit({ type: 'tool-skipped', name: t.name.slice(0, 128), message: err instanceof Error ? err.message : String(err) })
+      }
+    }
+    const c = signCatalogue(this.#id, { provider: address, serial, issuedAt: Math.floor(clock.now() / 1000), tools: records }, systemRng)
+    this.#emit({ type: 'catalogue-signed', serial, tools: records.length })
+    return { serial, bytes: c.bytes, digest: c.digest, tools: records.length }
+  }
+}
+
 export async function startProviderNode (opts: ProviderNodeOptions): Promise<ProviderNode> {
   const clock = opts.clock ?? systemClock
   const testnet = opts.testnet === true
@@ -234,36 +305,11 @@ export async function startProviderNode (opts: ProviderNodeOptions): Promise<Pro
     registry = await attachRegistryRelay(relay, onion, { params, clock })
 
     // ── catalogue: signed now, served once published ──
-    let serial = 0
-    const sign = (): Signed => {
-      serial = Math.max(serial + 1, Math.floor(clock.now() / 1000))
-      const records: ToolRecord[] = []
-      const seen = new Set<string>()
-      for (const t of opts.service.tools()) {
-        try {
-          const version = registryVersion(t.version)
-          if (seen.has(`${t.name}@${version}`)) throw new Error('duplicate name and version')
-          records.push(makeToolRecord(toDefinition(t), version, t.tags ?? [], address))
-          seen.add(`${t.name}@${version}`)
-        } catch (err) {
-          emit({ type: 'tool-skipped', name: t.name.slice(0, 128), message: err instanceof Error ? err.message : String(err) })
-        }
-      }
-      const c = signCatalogue(id, { provider: address, serial, issuedAt: Math.floor(clock.now() / 1000), tools: records }, systemRng)
-      emit({ type: 'catalogue-signed', serial, tools: records.length })
-      return { serial, bytes: c.bytes, digest: c.digest, tools: records.length }
-    }
-    let latest = sign()
-    let served = latest
-    let built: Signed = latest
-    const servedListeners = new Set<() => void>()
-    const onCatalogueChanged = (listener: () => void): () => void => {
-      servedListeners.add(listener)
-      return () => { servedListeners.delete(listener) }
-    }
+    const cats = new CatalogueTracker(id, opts.service, clock, emit)
+    const onCatalogueChanged = cats.onCatalogueChanged
 
     servePublicProvider(onion, {
-      catalogue: () => served.bytes,
+      catalogue: () => cats.served.bytes,
       // calls go over MCP on MCP_TARGET; the session's opaque CALL is not used by Veil's providers
       call: async () => { throw new Error('calls are served over MCP on the veil-mcp stream') }
     })
@@ -297,7 +343,7 @@ export async function startProviderNode (opts: ProviderNodeOptions): Promise<Pro
       rng: secureRng,
       params,
       build: (period, nowMs) => {
-        built = latest
+        const built = cats.building()
         return buildDescriptor(id, {
           nowMs, rng: systemRng, periods: params.periods, period, lifetimeSeconds: params.lifetimeSeconds,
           reach: { mode: 'public', relay: relayBytes }, pow: null, catalogue: { digest: built.digest, version: built.serial }
@@ -310,20 +356,17 @@ export async function startProviderNode (opts: ProviderNodeOptions): Promise<Pro
       },
       onPublished: (results) => {
         const ok = results.every(r => r.ok)
-        emit({ type: 'published', ok, acknowledged: results.reduce((n, r) => n + r.acknowledged, 0), attempted: results.reduce((n, r) => n + r.attempted, 0), serial: built.serial })
+        emit({ type: 'published', ok, acknowledged: results.reduce((n, r) => n + r.acknowledged, 0), attempted: results.reduce((n, r) => n + r.attempted, 0), serial: cats.built.serial })
         if (!ok) return
         resolvePublished()
-        if (served !== built) {
-          served = built
-          for (const l of servedListeners) { try { l() } catch { /* a closing session */ } }
-        }
+        cats.acknowledged()
       },
       onError: (err) => { emit({ type: 'publish-error', message: err instanceof Error ? err.message : String(err) }) }
     })
     publisher = pub
     const unsubscribe = opts.service.onToolsChanged(() => {
       if (stopped) return
-      latest = sign()
+      cats.sign()
       pub.change()
     })
     await pub.start()
@@ -339,9 +382,9 @@ export async function startProviderNode (opts: ProviderNodeOptions): Promise<Pro
         return {
           address,
           mode: 'public',
-          tools: served.tools,
-          catalogueSerial: latest.serial,
-          servedSerial: served.serial,
+          tools: cats.served.tools,
+          catalogueSerial: cats.latest.serial,
+          servedSerial: cats.served.serial,
           streamsServed,
           publishes: pub.counters.publishes,
           publishFailures: pub.counters.failures,
@@ -359,6 +402,177 @@ export async function startProviderNode (opts: ProviderNodeOptions): Promise<Pro
       }
     }
     return node
+  } catch (err) {
+    stopped = true
+    await cleanup().catch(() => {})
+    throw err
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Hidden mode
+// ---------------------------------------------------------------------------
+
+export interface HiddenProviderNodeOptions {
+  readonly dataDir: string
+  readonly bootstrap: string[]
+  readonly testnet?: boolean
+  readonly singleAddress?: boolean
+  readonly service: ProviderService
+  readonly params?: RegistryParams
+  readonly clock?: Clock
+  readonly log?: Log
+  readonly onEvent?: (event: ProviderNodeEvent) => void
+  readonly readyTimeoutMs?: number
+  /** Introduction points (default 3). */
+  readonly introPoints?: number
+  /** Proof of work suggested to clients (default none). */
+  readonly pow?: { readonly suggestedEffort: number } | null
+  readonly rendezvousPerMinute?: number
+}
+
+export interface HiddenProviderNodeStatus extends Omit<ProviderNodeStatus, 'mode'> {
+  readonly mode: 'hidden'
+  readonly introPoints: number
+  readonly rendezvous: HiddenService['counters']
+}
+
+export interface HiddenProviderNode {
+  readonly address: string
+  readonly client: ClientNode
+  readonly circuits: ClientCircuits
+  readonly hidden: HiddenService
+  readonly published: Promise<void>
+  status(): HiddenProviderNodeStatus
+  publishNow(): Promise<void>
+  stop(): Promise<void>
+}
+
+/**
+ * A `hidden` provider: a client node whose host links only to its one guard; introduction
+ * points announced in the descriptor; every consumer reached through a rendezvous point.
+ * The same two stream targets as public mode, served over the end-to-end channel.
+ */
+export async function startHiddenProviderNode (opts: HiddenProviderNodeOptions): Promise<HiddenProviderNode> {
+  const clock = opts.clock ?? systemClock
+  const testnet = opts.testnet === true
+  const params = opts.params ?? registryParamsFor(testnet)
+  const emit = (e: ProviderNodeEvent): void => { try { opts.onEvent?.(e) } catch { /* diagnostics only */ } }
+  const id = await loadOrCreateProviderIdentity(opts.dataDir)
+  const address = id.address.text
+  // one guard (vanguards-lite: the entry), confirmed directory from it
+  const client = await startClientNode({
+    bootstrap: opts.bootstrap, entryCount: 1, confirmations: 1, timeoutMs: opts.readyTimeoutMs, clock, log: opts.log, subnetRules: opts.singleAddress !== true
+  })
+  let circuits: ClientCircuits | undefined
+  let hidden: HiddenService | undefined
+  let publisher: Publisher | undefined
+  let stopped = false
+  const cleanup = async (): Promise<void> => {
+    publisher?.stop()
+    hidden?.stop()
+    await circuits?.stop().catch(() => {})
+    await client.stop().catch(() => {})
+  }
+  try {
+    await client.ready
+    circuits = await attachCircuits(client, { startManager: false, confirmations: 1 })
+    const reg = registryClient(client, circuits, { params, clock })
+    const cats = new CatalogueTracker(id, opts.service, clock, emit)
+    let streamsServed = 0
+    const targets = new StreamTargetTable()
+    targets.register(PROVIDER_TARGET, async (stream) => {
+      await serveSession({
+        send: async (m, op) => { await stream.send(m, op) },
+        read: async (op) => stream.read(op),
+        close: async () => { await stream.close() }
+      }, { catalogue: () => cats.served.bytes, call: async () => { throw new Error('calls are served over MCP on the veil-mcp stream') } })
+    })
+    targets.register(MCP_TARGET, (stream) => {
+      streamsServed++
+      opts.service.serveStream(stream, { caller: `channel-${streamsServed}`, onCatalogueChanged: cats.onCatalogueChanged })
+    })
+    const hs = new HiddenService({
+      network: hiddenNetwork(client, circuits),
+      clock,
+      rng: secureRng,
+      targets,
+      introPoints: opts.introPoints,
+      pow: opts.pow ?? null,
+      rendezvousPerMinute: opts.rendezvousPerMinute,
+      // a replaced introduction point must reach the descriptor
+      onIntroPointsChanged: () => { publisher?.change() }
+    })
+    hidden = hs
+    await hs.start()
+    let resolvePublished: () => void = () => {}
+    let rejectPublished: (err: Error) => void = () => {}
+    const published = new Promise<void>((resolve, reject) => { resolvePublished = resolve; rejectPublished = reject })
+    published.catch(() => {})
+    const pub = new Publisher({
+      clock,
+      rng: secureRng,
+      params,
+      build: (period, nowMs) => {
+        const built = cats.building()
+        return buildDescriptor(id, {
+          nowMs, rng: systemRng, periods: params.periods, period, lifetimeSeconds: params.lifetimeSeconds,
+          reach: { mode: 'hidden', introPoints: hs.introPointKeys() }, pow: hs.powParams(), catalogue: { digest: built.digest, version: built.serial }
+        })
+      },
+      publish: async (d) => {
+        await client.refresh()
+        return await reg.publish(d)
+      },
+      onPublished: (results) => {
+        const ok = results.every(r => r.ok)
+        emit({ type: 'published', ok, acknowledged: results.reduce((n, r) => n + r.acknowledged, 0), attempted: results.reduce((n, r) => n + r.attempted, 0), serial: cats.built.serial })
+        if (!ok) return
+        resolvePublished()
+        cats.acknowledged()
+      },
+      onError: (err) => { emit({ type: 'publish-error', message: err instanceof Error ? err.message : String(err) }) }
+    })
+    publisher = pub
+    const unsubscribe = opts.service.onToolsChanged(() => {
+      if (stopped) return
+      cats.sign()
+      pub.change()
+    })
+    await pub.start()
+    const c = circuits
+    return {
+      address,
+      client,
+      circuits: c,
+      hidden: hs,
+      published,
+      status: () => {
+        const last = pub.last
+        return {
+          address,
+          mode: 'hidden',
+          tools: cats.served.tools,
+          catalogueSerial: cats.latest.serial,
+          servedSerial: cats.served.serial,
+          streamsServed,
+          publishes: pub.counters.publishes,
+          publishFailures: pub.counters.failures,
+          introPoints: hs.introPointKeys().length,
+          rendezvous: { ...hs.counters },
+          ...(last.length > 0 && { lastPublish: { acknowledged: last.reduce((n, r) => n + r.acknowledged, 0), attempted: last.reduce((n, r) => n + r.attempted, 0), ok: last.every(r => r.ok) } }),
+          ...(opts.service.status !== undefined && { service: opts.service.status() })
+        }
+      },
+      publishNow: async () => { await pub.publishNow() },
+      stop: async () => {
+        if (stopped) return
+        stopped = true
+        unsubscribe()
+        rejectPublished(new Error('provider node stopped'))
+        await cleanup()
+      }
+    }
   } catch (err) {
     stopped = true
     await cleanup().catch(() => {})

@@ -28,14 +28,20 @@
  */
 import { Key, type Datastore } from 'interface-datastore'
 import { Libp2pRecord } from '@libp2p/record'
-import { peerIdFromMultihash } from '@libp2p/peer-id'
+import { peerIdFromMultihash, peerIdFromString } from '@libp2p/peer-id'
 import * as Digest from 'multiformats/hashes/digest'
 import { systemClock, secureRng, type Clock, type Rng as PickRng, type DhtNamespace } from '../overlay/index.ts'
 import type { OnionRelay, ClientCircuits } from './onion-glue.ts'
 import type { RelayNode } from './relay.ts'
 import type { ClientNode } from './client.ts'
 import { base32Decode, base32Encode } from '../registry/base32.ts'
-import { RELAY_REGISTRY_FETCH, RELAY_REGISTRY_STORE } from '../registry/constants.ts'
+import {
+  RELAY_REGISTRY_FETCH, RELAY_REGISTRY_STORE, RELAY_ESTABLISH_INTRO, RELAY_INTRODUCE1, RELAY_INTRO_CREDIT, RELAY_ESTABLISH_RENDEZVOUS,
+  RELAY_RENDEZVOUS1, RELAY_RV_DATA, RELAY_RV_CREDIT, RELAY_RV_SENDME, RELAY_RV_CLOSE
+} from '../registry/constants.ts'
+import { IntroPointService } from '../registry/intro-point.ts'
+import { RendezvousPointService } from '../registry/rendezvous-point.ts'
+import type { HiddenNetwork } from '../registry/hs-paths.ts'
 import { Storer, type RecordStore, type StorerLimits } from '../registry/store.ts'
 import { registryNamespaces, PRODUCTION_PARAMS, type RegistryParams } from '../registry/params.ts'
 import { relayKadId } from '../registry/placement.ts'
@@ -103,8 +109,16 @@ export interface RegistryRelayOptions {
 
 export interface RegistryRelay {
   readonly storer: Storer
+  /** This relay as an introduction point and as a rendezvous point (hidden providers). */
+  readonly intro: IntroPointService
+  readonly rendezvous: RendezvousPointService
   stop(): void
 }
+
+/** The extension commands a relay answers as introduction and rendezvous point. */
+const HS_RELAY_COMMANDS = [
+  RELAY_ESTABLISH_INTRO, RELAY_INTRODUCE1, RELAY_INTRO_CREDIT, RELAY_ESTABLISH_RENDEZVOUS, RELAY_RENDEZVOUS1, RELAY_RV_DATA, RELAY_RV_CREDIT, RELAY_RV_SENDME, RELAY_RV_CLOSE
+] as const
 
 /** Make `relay` a storer: STORE/FETCH relay commands answered from its kad-dht record store. */
 export async function attachRegistryRelay (relay: RelayNode, onion: OnionRelay, o: RegistryRelayOptions = {}): Promise<RegistryRelay> {
@@ -114,12 +128,29 @@ export async function attachRegistryRelay (relay: RelayNode, onion: OnionRelay, 
   await storer.load()
   onion.commands.register(RELAY_REGISTRY_STORE, async (ctx, cell) => { await storer.onStore(ctx, cell.data) })
   onion.commands.register(RELAY_REGISTRY_FETCH, async (ctx, cell) => { await storer.onFetch(ctx, cell.data) })
-  relay.setStatusSection('registry', () => ({ limits: storer.limits, ...structuredClone(storer.counters) }))
+  // introduction and rendezvous: synchronous handlers (a circuit's cells are handled in order)
+  const intro = new IntroPointService({ clock })
+  const rendezvous = new RendezvousPointService({ clock })
+  onion.commands.register(RELAY_ESTABLISH_INTRO, (ctx, cell) => { intro.onEstablish(ctx, cell.data) })
+  onion.commands.register(RELAY_INTRODUCE1, (ctx, cell) => { intro.onIntroduce1(ctx, cell.data) })
+  onion.commands.register(RELAY_INTRO_CREDIT, (ctx, cell) => { intro.onCredit(ctx, cell.data) })
+  onion.commands.register(RELAY_ESTABLISH_RENDEZVOUS, (ctx, cell) => { rendezvous.onEstablish(ctx, cell.data) })
+  onion.commands.register(RELAY_RENDEZVOUS1, (ctx, cell) => { rendezvous.onRendezvous1(ctx, cell.data) })
+  onion.commands.register(RELAY_RV_DATA, (ctx, cell) => { rendezvous.onData(ctx, cell.command, cell.data) })
+  onion.commands.register(RELAY_RV_CREDIT, (ctx) => { rendezvous.onCredit(ctx) })
+  onion.commands.register(RELAY_RV_SENDME, (ctx) => { rendezvous.onSendme(ctx) })
+  onion.commands.register(RELAY_RV_CLOSE, (ctx) => { rendezvous.onClose(ctx) })
+  relay.setStatusSection('registry', () => ({
+    limits: storer.limits, ...structuredClone(storer.counters), intro: { ...intro.counters, points: intro.size }, rendezvous: { ...rendezvous.counters, circuits: rendezvous.size }
+  }))
   return {
     storer,
+    intro,
+    rendezvous,
     stop: () => {
       onion.commands.unregister(RELAY_REGISTRY_STORE)
       onion.commands.unregister(RELAY_REGISTRY_FETCH)
+      for (const c of HS_RELAY_COMMANDS) onion.commands.unregister(c)
     }
   }
 }
@@ -148,6 +179,16 @@ export function registryNetwork (node: ClientNode, circuits: ClientCircuits): Re
       })
       return circuits.client.build(hops, { signal })
     }
+  }
+}
+
+/** The hidden-provider view of a client node: the registry's, plus onion keys and relay id bytes. */
+export function hiddenNetwork (node: ClientNode, circuits: ClientCircuits): HiddenNetwork {
+  return {
+    ...registryNetwork(node, circuits),
+    onionKey: (id) => circuits.hop(id)?.keys.onionKey,
+    relayBytes: (id) => peerIdFromString(id).toMultihash().bytes,
+    relayId: (bytes) => relayIdOf(bytes)
   }
 }
 

@@ -15,7 +15,7 @@
  * Path of every registry circuit: guard (an entry relay) | middle | target, three
  * distinct relays; the guard is never the target. Lookups for different providers never
  * share a circuit (each fetch builds its own, and destroys it after).
- * Not here: hidden providers' introduction/rendezvous (not built yet), timers (publisher.ts).
+ * Not here: hidden providers' introduction/rendezvous (hidden-client.ts), timers (publisher.ts).
  */
 import type { Clock, Rng as PickRng } from '../overlay/clock.ts'
 import type { Circuit } from '../onion/index.ts'

@@ -224,3 +224,99 @@ export const DEFAULT_MAX_STORES_PER_CIRCUIT = 2
 export const DEFAULT_MAX_STORES_PER_SECOND = 50
 export const DEFAULT_MAX_FETCHES_PER_CIRCUIT = 64
 export const DEFAULT_MAX_RECORDS_PER_NAMESPACE = 10_000
+
+// ---------------------------------------------------------------------------
+// Hidden providers: introduction and rendezvous (rend-spec-v3 §3–4; hs-codec.ts)
+// ---------------------------------------------------------------------------
+
+/** Provider → IP: establish an introduction point (auth key, limits, signature). */
+export const RELAY_ESTABLISH_INTRO = 84
+/** IP → provider: status of ESTABLISH_INTRO. */
+export const RELAY_INTRO_ESTABLISHED = 85
+/** Client → IP: an introduction for the provider behind an auth key. */
+export const RELAY_INTRODUCE1 = 86
+/** IP → client: what became of INTRODUCE1 (one status byte). */
+export const RELAY_INTRODUCE_ACK = 87
+/** IP → provider: the introduction, unchanged. */
+export const RELAY_INTRODUCE2 = 88
+/**
+ * Provider → IP: keep-alive and reply credit. The onion layer lets a relay answer at most
+ * MAX_EXTENSION_REPLY_CELLS cells per received cell, so the IP can only send INTRODUCE2
+ * cells the provider has granted by sending these.
+ */
+export const RELAY_INTRO_CREDIT = 89
+/** Client → RP: register a one-time rendezvous cookie. */
+export const RELAY_ESTABLISH_RENDEZVOUS = 90
+/** RP → client: status of ESTABLISH_RENDEZVOUS. */
+export const RELAY_RENDEZVOUS_ESTABLISHED = 91
+/** Provider → RP: cookie and the provider's handshake reply. */
+export const RELAY_RENDEZVOUS1 = 92
+/** RP → client: the provider's handshake reply (the cookie stripped). */
+export const RELAY_RENDEZVOUS2 = 93
+/** Either end → RP → the other end: one end-to-end sealed cell. */
+export const RELAY_RV_DATA = 94
+/** Either end → RP: reply credit toward the sender (not forwarded). */
+export const RELAY_RV_CREDIT = 95
+/** Either end → RP → the other end: end-to-end window update (also reply credit). */
+export const RELAY_RV_SENDME = 96
+/** Either end → RP → the other end: the channel is closed; the RP forgets the join. */
+export const RELAY_RV_CLOSE = 97
+
+/** One-time rendezvous cookie (Tor: 20 bytes). */
+export const REND_COOKIE_LEN = 20
+/** RP onion key id: SHA3-256 of the RP's onion public key as the client's directory has it. */
+export const ONION_KEY_ID_LEN = SHA3_256_LEN
+/** Rendezvous handshake MAC (HMAC-SHA3-256). */
+export const REND_AUTH_LEN = SHA3_256_LEN
+/** Relay ids in introductions: a peer id multihash. */
+export const MAX_RELAY_ID_LEN = 64
+/** Client-auth data in an introduction (opaque to everyone but the provider). */
+export const MAX_INTRO_CLIENT_AUTH_LEN = 256
+/** ESTABLISH_INTRO rate limits: introductions per second and burst the IP allows. */
+export const DEFAULT_INTRO_RATE = 200
+export const DEFAULT_INTRO_BURST = 400
+export const MAX_INTRO_RATE = 100_000
+/** u32 fields of ESTABLISH_INTRO. */
+export const INTRO_LIMIT_LEN = 4
+export const ESTABLISH_INTRO_LEN = ED25519_PUBLIC_LEN + 2 * INTRO_LIMIT_LEN + ED25519_SIGNATURE_LEN
+/** The fixed head of INTRODUCE1/2: auth key | client X25519 | ML-KEM ciphertext. */
+export const INTRODUCE_HEAD_LEN = ED25519_PUBLIC_LEN + X25519_LEN + MLKEM768_CT_LEN
+/** Largest sealed section of an introduction (its plaintext is padded to one length). */
+export const INTRO_PLAINTEXT_PADDED_LEN = 512
+export const AEAD_KEY_LEN = 32
+export const AEAD_NONCE_LEN = 12
+export const AEAD_TAG_LEN = 16
+export const INTRODUCE_LEN = INTRODUCE_HEAD_LEN + INTRO_PLAINTEXT_PADDED_LEN + AEAD_TAG_LEN
+export const RENDEZVOUS1_LEN = REND_COOKIE_LEN + X25519_LEN + REND_AUTH_LEN
+export const RENDEZVOUS2_LEN = X25519_LEN + REND_AUTH_LEN
+
+export const INTRO_DEFAULT_COUNT = 3
+export const ESTABLISH_INTRO_CONTEXT = 'veil/registry/establish-intro/v1\0'
+export const INTRO_KDF_CONTEXT = 'veil/registry/intro-kdf/v1\0'
+export const REND_KDF_CONTEXT = 'veil/registry/rend-kdf/v1\0'
+export const REND_AUTH_CONTEXT = 'veil/registry/rend-auth/v1\0'
+export const INTRO_POW_CONTEXT = 'veil/registry/intro-pow/v1\0'
+
+/** IP replay cache window: an introduction digest is remembered this long (≥ an auth key's useful life). */
+export const IP_REPLAY_WINDOW_MS = 3 * 60 * 60 * 1000
+/** A registered cookie waits this long for RENDEZVOUS1. */
+export const REND_COOKIE_TTL_MS = 2 * 60 * 1000
+/** A joined pair the RP has seen no cell on for this long is forgotten. */
+export const RP_JOIN_IDLE_MS = 10 * 60 * 1000
+/** Joins and pending cookies one RP keeps. */
+export const RP_MAX_JOINS = 4096
+/** Introduction points one relay serves. */
+export const IP_MAX_INTROS = 1024
+/** End-to-end window: sealed cells one end may have in flight to the other. */
+export const E2E_WINDOW_CELLS = 64
+/** A receiver acknowledges every this many cells (one RV_SENDME = one reply budget at the RP). */
+export const E2E_SENDME_EVERY = 16
+/** Cells the RP may queue toward one end when that end's reply credit is spent. */
+export const RP_MAX_QUEUED_CELLS = 4 * E2E_WINDOW_CELLS
+/** Introductions waiting at a provider (highest effort first; the lowest dropped when full). */
+export const DEFAULT_MAX_PENDING_INTRODUCTIONS = 64
+/** Rendezvous circuits a provider builds per minute, and at once. */
+export const DEFAULT_RENDEZVOUS_PER_MINUTE = 600
+export const DEFAULT_RENDEZVOUS_CONCURRENCY = 4
+/** Provider → IP keep-alive (also tops up reply credit). */
+export const INTRO_KEEPALIVE_MS = 60_000

@@ -22,8 +22,11 @@
  * Also exported: placement (pure: which relays store a key) and the registry's clocks
  * (params.ts). The networked parts live beside it and are imported directly: store.ts
  * (STORE/FETCH relay commands, the storer), client.ts (publish/fetch over circuits),
- * publisher.ts (republish timers), session.ts (the provider session); src/node/registry-glue.ts
- * binds them to nodes. Not built yet: introduction and rendezvous — see docs/registry.md.
+ * publisher.ts (republish timers), session.ts (the provider session), and hidden providers:
+ * hs-codec.ts / hs-crypto.ts (pure messages and keys), hs-paths.ts (vanguards-lite paths),
+ * intro-point.ts / rendezvous-point.ts (relay roles), e2e.ts (the joined channel),
+ * hidden-service.ts / hidden-client.ts (the two ends); src/node/registry-glue.ts binds them
+ * to nodes. See docs/registry.md.
  */
 export * from './constants.ts'
 export * from './errors.ts'

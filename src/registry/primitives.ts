@@ -19,7 +19,7 @@
  * which is constant-time for the base point but uses JS bigints for scalar arithmetic
  * (as noble's own signer does). Blinded signing happens a few times per period.
  */
-import { createCipheriv, createPublicKey, verify as nodeVerify } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createPublicKey, verify as nodeVerify } from 'node:crypto'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { sha512 as nobleSha512 } from '@noble/hashes/sha2.js'
 import { shake256 as nobleShake256 } from '@noble/hashes/sha3.js'
@@ -32,7 +32,7 @@ import {
 } from './constants.ts'
 
 export {
-  sha3_256, sha256, constantTimeEqual, systemRng, Redacted, mlkem768Keygen, mlkem768Encapsulate,
+  sha3_256, sha256, hmacSha3_256, hkdfExtractSha3, hkdfExpandSha3, mlkem768KeygenFast, mlkem768EncapsulateWith, MlKemDecapsulationKey, constantTimeEqual, systemRng, Redacted, mlkem768Keygen, mlkem768Encapsulate,
   mlkem768Decapsulate, type Rng, type MlKemKeyPair
 } from '../onion/primitives.ts'
 export { nodeX25519 as x25519 } from '../onion/x25519.ts'
@@ -252,4 +252,27 @@ export function mldsaVerify (signature: Uint8Array, message: Uint8Array, publicK
   } catch {
     return false
   }
+}
+
+/**
+ * ChaCha20-Poly1305 (RFC 8439) from node:crypto: the AEAD of introductions and of the
+ * rendezvous channel. 32-byte key, 12-byte nonce (callers use a counter: never reuse one
+ * under a key), 16-byte tag appended. `aeadOpen` returns undefined on any forgery.
+ */
+export function aeadSeal (key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array): Uint8Array {
+  const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
+  c.setAAD(ad, { plaintextLength: plaintext.length })
+  const body = c.update(plaintext)
+  c.final()
+  return concat(body, c.getAuthTag())
+}
+
+export function aeadOpen (key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, ad: Uint8Array): Uint8Array | undefined {
+  if (sealed.length < 16) return undefined
+  const d = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
+  d.setAAD(ad, { plaintextLength: sealed.length - 16 })
+  d.setAuthTag(sealed.subarray(sealed.length - 16))
+  const body = d.update(sealed.subarray(0, sealed.length - 16))
+  try { d.final() } catch { return undefined }
+  return new Uint8Array(body.buffer, body.byteOffset, body.length).slice()
 }

@@ -9,7 +9,16 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { RelayNode } from '../../src/node/relay.ts'
 import type { OnionRelay } from '../../src/node/onion-glue.ts'
-import { RELAY_REGISTRY_FETCH, RELAY_REGISTRY_STORE } from '../../src/registry/constants.ts'
+import {
+  RELAY_REGISTRY_FETCH, RELAY_REGISTRY_STORE, RELAY_ESTABLISH_INTRO, RELAY_INTRODUCE1, RELAY_INTRO_CREDIT, RELAY_ESTABLISH_RENDEZVOUS,
+  RELAY_RENDEZVOUS1, RELAY_RV_DATA, RELAY_RV_CREDIT, RELAY_RV_SENDME, RELAY_RV_CLOSE
+} from '../../src/registry/constants.ts'
+
+/** Every registry relay command: STORE/FETCH and the introduction/rendezvous roles. */
+const COMMANDS = [
+  RELAY_REGISTRY_STORE, RELAY_REGISTRY_FETCH, RELAY_ESTABLISH_INTRO, RELAY_INTRODUCE1, RELAY_INTRO_CREDIT, RELAY_ESTABLISH_RENDEZVOUS,
+  RELAY_RENDEZVOUS1, RELAY_RV_DATA, RELAY_RV_CREDIT, RELAY_RV_SENDME, RELAY_RV_CLOSE
+]
 
 const METHODS = ['get', 'put', 'getClosestPeers', 'findPeer', 'provide', 'findProviders'] as const
 
@@ -40,11 +49,11 @@ export function countDhtQueries (relays: ReadonlyArray<{ node: RelayNode, onion:
       }
       restores.push(() => { dht[m] = orig })
     }
-    for (const cmd of [RELAY_REGISTRY_STORE, RELAY_REGISTRY_FETCH]) {
+    for (const cmd of COMMANDS) {
       const h = r.onion.commands.get(cmd)
       if (h === undefined) continue
       r.onion.commands.unregister(cmd)
-      r.onion.commands.register(cmd, async (ctx, cell) => { cells++; await als.run(true, async () => h(ctx, cell)) })
+      r.onion.commands.register(cmd, (ctx, cell) => { cells++; return als.run(true, () => h(ctx, cell)) })
       restores.push(() => { r.onion.commands.unregister(cmd); r.onion.commands.register(cmd, h) })
     }
   }

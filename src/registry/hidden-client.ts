@@ -1,0 +1,245 @@
+/**
+ * A client's side of introduction and rendezvous (rend-spec-v3 §3.2–3.3): from an opened
+ * `hidden` descriptor to an end-to-end channel with the provider.
+ *
+ *   1. RP: a relay of our own verified directory (not our guard or layer-2 guard);
+ *      circuit G L2 RP; ESTABLISH_RENDEZVOUS with a fresh one-time 20-byte cookie.
+ *   2. In parallel: circuit G L2 M IP to an introduction point (random order); INTRODUCE1
+ *      with our X25519 key, an ML-KEM encapsulation to the IP's key, and — sealed to the
+ *      provider — the RP's id and onion key id, the cookie, a proof of work at the
+ *      descriptor's suggested effort, client-auth data. The intro circuit is destroyed
+ *      after INTRODUCE_ACK; a refusal moves on to the next IP.
+ *   3. RENDEZVOUS2 on the RP circuit: check the provider's MAC, derive the hybrid channel
+ *      keys (hs-crypto.ts), start the channel (e2e.ts). No RENDEZVOUS2 within
+ *      `rendezvousWaitMs` (the provider refused the RP — its guard or layer-2 guard — or
+ *      dropped or delayed us): another RP and cookie, the next IP, until the signal fires.
+ *      RPs a provider left unanswered are avoided for it afterwards (bounded, local).
+ */
+import type { Clock, Rng as PickRng } from '../overlay/clock.ts'
+import type { Circuit } from '../onion/client-circuit.ts'
+import type { OnionStream } from '../onion/stream.ts'
+import {
+  REND_COOKIE_LEN, RELAY_ESTABLISH_RENDEZVOUS, RELAY_INTRODUCE_ACK, RELAY_INTRODUCE1, RELAY_RENDEZVOUS_ESTABLISHED, RELAY_RENDEZVOUS2
+} from './constants.ts'
+import { RegistryCallerError } from './errors.ts'
+import { HsProtocolError, HsStatus, decodeRendezvous2, decodeStatus, hsStatusName } from './hs-codec.ts'
+import { clientFinishRendezvous, clientIntroduce, type ClientIntroState } from './hs-crypto.ts'
+import { E2eChannel } from './e2e.ts'
+import { HsPaths, LayerTwoGuards, type HiddenNetwork } from './hs-paths.ts'
+import { HsTimeoutError, awaitCommand } from './hs-wait.ts'
+import { sha3_256, systemRng, type Rng } from './primitives.ts'
+import type { OpenedDescriptor } from './descriptor.ts'
+import type { IntroPoint } from './inner.ts'
+
+/** Wait for RENDEZVOUS2 this long after an acknowledged introduction before introducing again. */
+export const DEFAULT_RENDEZVOUS_WAIT_MS = 4_000
+/** Introductions tried with one RP before choosing another. */
+export const INTRODUCTIONS_PER_RP = 1
+/** Providers (blinded keys) for which unanswered RPs are remembered, and RPs per provider. */
+export const MAX_REMEMBERED_PROVIDERS = 256
+export const MAX_REMEMBERED_RPS = 32
+
+export interface HiddenClientOptions {
+  readonly network: HiddenNetwork
+  readonly clock: Clock
+  readonly rng: PickRng
+  readonly keyRng?: Rng
+  readonly layer2?: LayerTwoGuards
+  readonly circuitTimeoutMs?: number
+  readonly maxMessageLen?: number
+  readonly streamIdleMs?: number
+}
+
+export interface ConnectOptions {
+  readonly signal?: AbortSignal
+  /** Override the descriptor's suggested effort (tests: 0 = no proof). */
+  readonly powEffort?: number
+  readonly rendezvousWaitMs?: number
+  /** Test hook: each INTRODUCE1 sent, with the IP's relay id. */
+  readonly onIntroduce?: (message: Uint8Array, ip: string) => void
+  /** Test hook: use this cookie. */
+  readonly cookie?: Uint8Array
+}
+
+export interface HiddenConnection {
+  readonly channel: E2eChannel
+  /** The rendezvous circuit's relays (G L2 RP). */
+  readonly path: readonly string[]
+  readonly rp: string
+  readonly introductions: number
+  readonly circuit: Circuit
+  openStream(target: string, opts?: { signal?: AbortSignal }): Promise<OnionStream>
+  close(): void
+}
+
+export class HiddenClient {
+  readonly #o: HiddenClientOptions
+  readonly #keyRng: Rng
+  readonly #paths: HsPaths
+  readonly counters = { connects: 0, introductions: 0, refused: 0, rendezvous: 0, failures: 0 }
+  /**
+   * RPs a provider never answered after an acknowledged introduction (most often: its
+   * guard or a layer-2 guard, which it refuses). Avoided for that provider next time;
+   * local memory only, bounded.
+   */
+  readonly #unanswered = new Map<string, Set<string>>()
+
+  constructor (o: HiddenClientOptions) {
+    this.#o = o
+    this.#keyRng = o.keyRng ?? systemRng
+    this.#paths = new HsPaths(o.network, o.layer2 ?? new LayerTwoGuards({ clock: o.clock, rng: o.rng }), o.rng)
+  }
+
+  get paths (): HsPaths { return this.#paths }
+
+  /** Build G L2 RP and register `cookie` there. */
+  async establishRendezvous (rp: string, cookie: Uint8Array, signal: AbortSignal): Promise<Circuit> {
+    const circuit = await this.#o.network.build(this.#paths.short(rp), signal)
+    try {
+      const last = circuit.hops - 1
+      const waiting = awaitCommand(circuit, last, RELAY_RENDEZVOUS_ESTABLISHED, signal, 'RENDEZVOUS_ESTABLISHED')
+      circuit.sendRelay(last, RELAY_ESTABLISH_RENDEZVOUS, 0, cookie)
+      const status = decodeStatus((await waiting).data)
+      if (status !== HsStatus.OK) throw new HsProtocolError(`rendezvous point refused the cookie: ${hsStatusName(status)}`)
+      return circuit
+    } catch (err) {
+      circuit.destroy()
+      throw err
+    }
+  }
+
+  /** Send one INTRODUCE1 (already built) to `ip` over a fresh G L2 M IP circuit; the ACK status. */
+  async sendIntroduction (ip: string, message: Uint8Array, signal: AbortSignal, prebuilt?: Promise<Circuit>): Promise<number> {
+    const circuit = await (prebuilt ?? this.#o.network.build(this.#paths.long(ip), signal))
+    try {
+      const last = circuit.hops - 1
+      const waiting = awaitCommand(circuit, last, RELAY_INTRODUCE_ACK, signal, 'INTRODUCE_ACK')
+      circuit.sendRelay(last, RELAY_INTRODUCE1, 0, message)
+      return decodeStatus((await waiting).data)
+    } finally { circuit.destroy() }
+  }
+
+  async connect (opened: OpenedDescriptor, o: ConnectOptions = {}): Promise<HiddenConnection> {
+    if (opened.reach.mode !== 'hidden') throw new RegistryCallerError('provider is not in hidden mode')
+    this.counters.connects++
+    const signal = o.signal ?? AbortSignal.timeout(30_000)
+    const net = this.#o.network
+    const known = opened.reach.introPoints
+      .map(ip => ({ ip, id: safeId(net, ip.relay) }))
+      .filter((x): x is { ip: IntroPoint, id: string } => x.id !== undefined && net.onionKey(x.id) !== undefined)
+    if (known.length === 0) throw new HsProtocolError('none of the provider\'s introduction points is in this client\'s directory')
+    const order = shuffle(known, this.#o.rng)
+    const effort = o.powEffort ?? opened.pow?.suggestedEffort ?? 0
+    const pow = opened.pow !== null && effort > 0 ? { seed: opened.pow.seed, effort } : null
+    const providerKey = Buffer.from(opened.blindedKey).toString('hex')
+    const avoid = this.#unanswered.get(providerKey) ?? new Set<string>()
+    const triedRps: string[] = []
+    let introductions = 0
+    let lastError = 'no introduction acknowledged'
+    let attempt = 0
+    // an RP the provider refuses (its guard or layer-2 guard) never answers: after
+    // INTRODUCTIONS_PER_RP unanswered introductions, another RP
+    while (!signal.aborted) {
+      let rpChoices = this.#paths.endpoints([...triedRps, ...avoid])
+      if (rpChoices.length === 0) rpChoices = this.#paths.endpoints(triedRps)
+      if (rpChoices.length === 0) { triedRps.length = 0; rpChoices = this.#paths.endpoints() }
+      if (rpChoices.length === 0) throw new HsProtocolError('no relay available as a rendezvous point')
+      const rp = rpChoices[this.#o.rng.int(rpChoices.length)]
+      triedRps.push(rp)
+      const rpKey = net.onionKey(rp) as Uint8Array
+      const cookie = o.cookie ?? this.#keyRng(REND_COOKIE_LEN)
+      // the first intro circuit is built while the rendezvous point is set up
+      let introBuild: Promise<Circuit> | undefined = this.#o.network.build(this.#paths.long(order[attempt % order.length].id), signal)
+      introBuild.catch(() => {})
+      let rendCircuit: Circuit
+      try { rendCircuit = await this.establishRendezvous(rp, cookie, signal) } catch (err) {
+        introBuild.then(c => { c.destroy() }, () => {})
+        if (signal.aborted || o.cookie !== undefined) { this.counters.failures++; throw err }
+        lastError = err instanceof Error ? err.message : String(err)
+        continue
+      }
+      const last = rendCircuit.hops - 1
+      try {
+        for (let k = 0; k < INTRODUCTIONS_PER_RP && !signal.aborted && rendCircuit.state === 'open'; k++, attempt++) {
+          const { ip, id } = order[attempt % order.length]
+          const { message, state } = clientIntroduce(this.#keyRng, ip, { rpRelay: net.relayBytes(rp), rpOnionKeyId: sha3_256(rpKey), cookie }, pow)
+          // listen for RENDEZVOUS2 before introducing: the provider may be fast
+          const wait = AbortSignal.any([signal, AbortSignal.timeout(o.rendezvousWaitMs ?? DEFAULT_RENDEZVOUS_WAIT_MS)])
+          const rendezvous = awaitCommand(rendCircuit, last, RELAY_RENDEZVOUS2, wait, 'RENDEZVOUS2')
+          rendezvous.catch(() => {})
+          o.onIntroduce?.(message, id)
+          introductions++
+          this.counters.introductions++
+          let status: number
+          try {
+            const pre = introBuild
+            introBuild = undefined
+            status = await this.sendIntroduction(id, message, signal, pre)
+          } catch (err) {
+            lastError = err instanceof Error ? err.message : String(err)
+            continue
+          }
+          if (status !== HsStatus.OK) { this.counters.refused++; lastError = `introduction point refused: ${hsStatusName(status)}`; continue }
+          let cell
+          try { cell = await rendezvous } catch (err) {
+            if (err instanceof HsTimeoutError && !signal.aborted) { lastError = 'no RENDEZVOUS2 in time'; this.#remember(providerKey, avoid, rp); continue }
+            throw err
+          }
+          return this.#finish(rendCircuit, state, decodeRendezvous2(cell.data), rp, introductions)
+        }
+      } catch (err) {
+        rendCircuit.destroy()
+        introBuild?.then(c => { c.destroy() }, () => {})
+        this.counters.failures++
+        throw err
+      }
+      introBuild?.then(c => { c.destroy() }, () => {})
+      rendCircuit.destroy()
+    }
+    this.counters.failures++
+    throw new HsTimeoutError(`hidden provider not reached: ${lastError}`)
+  }
+
+  #remember (providerKey: string, avoid: Set<string>, rp: string): void {
+    if (avoid.size >= MAX_REMEMBERED_RPS) return
+    avoid.add(rp)
+    if (!this.#unanswered.has(providerKey)) {
+      if (this.#unanswered.size >= MAX_REMEMBERED_PROVIDERS) this.#unanswered.delete(this.#unanswered.keys().next().value as string)
+      this.#unanswered.set(providerKey, avoid)
+    }
+  }
+
+  #finish (circuit: Circuit, state: ClientIntroState, r2: ReturnType<typeof decodeRendezvous2>, rp: string, introductions: number): HiddenConnection {
+    const keys = clientFinishRendezvous(state, r2)
+    state.secret.fill(0)
+    const last = circuit.hops - 1
+    const channel = new E2eChannel({
+      carrier: { send: (cmd, d) => { circuit.sendRelay(last, cmd, 0, d) }, destroy: () => { circuit.destroy() } },
+      keys, role: 'client', maxMessageLen: this.#o.maxMessageLen, streamIdleMs: this.#o.streamIdleMs
+    })
+    keys.wipe()
+    circuit.onCommand = (hop, cell) => { if (hop === last) channel.onCell(cell); else circuit.destroy() }
+    circuit.onClose((err) => { channel.circuitClosed(err) })
+    channel.start()
+    this.counters.rendezvous++
+    return {
+      channel,
+      path: circuit.path.map(h => h.peer),
+      rp,
+      introductions,
+      circuit,
+      openStream: async (target, so = {}) => channel.openStream(target, { signal: so.signal ?? AbortSignal.timeout(30_000) }),
+      close: () => { channel.close() }
+    }
+  }
+}
+
+function safeId (net: HiddenNetwork, bytes: Uint8Array): string | undefined {
+  try { return net.relayId(bytes) } catch { return undefined }
+}
+
+function shuffle<T> (xs: readonly T[], rng: PickRng): T[] {
+  const a = [...xs]
+  for (let i = a.length - 1; i > 0; i--) { const j = rng.int(i + 1); [a[i], a[j]] = [a[j], a[i]] }
+  return a
+}
