@@ -10,8 +10,9 @@
  *
  *   npm run bench -- bridge [--mode public|hidden] [--calls N]
  *
- * `--mode` (or VEIL_BENCH_PROVIDER_MODE) chooses the provider mode; only `public` exists
- * today (hidden providers — rendezvous — are not built yet: `hidden` exits 2 saying so).
+ * `--mode` (or VEIL_BENCH_PROVIDER_MODE) chooses the provider mode: `hidden` (default, as
+ * the issue asks: introduction points and rendezvous) or `public` (a circuit to the
+ * provider's own relay).
  * The provider runs with --max-concurrent 64 and --calls-per-minute 100000: its default
  * per-circuit rate limit (120/min) would refuse a benchmark's call rate, and the
  * benchmark measures the path, not the operator's policy.
@@ -37,16 +38,12 @@ function arg (name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`)
   return i === -1 ? undefined : process.argv[i + 1]
 }
-const mode = arg('mode') ?? process.env.VEIL_BENCH_PROVIDER_MODE ?? 'public'
+const mode = arg('mode') ?? process.env.VEIL_BENCH_PROVIDER_MODE ?? 'hidden'
 const CALLS = Number(arg('calls') ?? process.env.VEIL_BENCH_CALLS ?? 400)
 const WARMUP = 40
 const CONCURRENCY = 32
 const CONCURRENT_MS = 8_000
 if (mode !== 'public' && mode !== 'hidden') { process.stderr.write('bench bridge: --mode must be public or hidden\n'); process.exit(2) }
-if (mode === 'hidden') {
-  process.stderr.write('bench bridge: hidden providers (rendezvous) are not built yet; run with --mode public\n')
-  process.exit(2)
-}
 const log = (line: string): void => { process.stderr.write(`bench bridge: ${line}\n`) }
 
 const env = (home: string): Record<string, string> => {
@@ -93,7 +90,7 @@ const clients: Client[] = []
 const net = await startTestnet({ home: join(home, 'testnet'), nodes: 6, onProgress: (line) => { process.stderr.write(line + '\n') } })
 try {
   const boot = [...net.info.relays.flatMap(r => ['--bootstrap', r.addrs[0]]), '--testnet']
-  const provider = spawn(NODE, [BIN, 'provide', ...boot, '--max-concurrent', '64', '--calls-per-minute', '100000', '--stdio', '--', NODE, 'examples/tools-server.ts'],
+  const provider = spawn(NODE, [BIN, 'provide', ...boot, ...(mode === 'hidden' ? ['--hidden'] : []), '--max-concurrent', '64', '--calls-per-minute', '100000', '--stdio', '--', NODE, 'examples/tools-server.ts'],
     { cwd: ROOT, env: env(join(home, 'provider')), stdio: ['ignore', 'pipe', 'pipe'] })
   procs.push(provider)
   const address = await firstLine(provider, 'veil provide', 60_000)

@@ -15,8 +15,7 @@
  * {@link ToolNetworkError} (`code` says which); a tool's own failure is a result with
  * `isError: true`.
  *
- * Not available yet: `searchTools` (the keyword index is not on the network yet) and
- * hidden providers (rendezvous).
+ * Not available yet: `searchTools` (the keyword index is not on the network yet).
  */
 import { homedir } from 'node:os'
 import { join } from 'node:path'

@@ -17,7 +17,7 @@
  * Not here: circuits and the registry (src/node); what the bridge serves (server.ts).
  */
 import type { OnionStream } from '../onion/index.ts'
-import { startProviderNode, type ProviderNode, type ProviderNodeOptions, type ProviderService, type ServedToolDefinition } from '../node/provider-node.ts'
+import { startProviderNode, startHiddenProviderNode, type ProviderNode, type HiddenProviderNode, type ProviderNodeOptions, type ProviderService, type ServedToolDefinition } from '../node/provider-node.ts'
 import { startConsumerNode, ProviderLookupError, type ConsumerNode, type ConsumerNodeOptions, type ProviderConnection } from '../node/consumer-node.ts'
 import type { Catalogue } from '../registry/catalogue.ts'
 import { ToolNetworkError, errorMessage } from './errors.ts'
@@ -61,28 +61,50 @@ export function providerService (provider: Provider): ProviderService {
 export interface StartOverlayProviderOptions {
   readonly provider: ProviderOptions
   readonly node: Omit<ProviderNodeOptions, 'service'>
+  /**
+   * Hidden mode: the provider runs a client host behind one guard and is reached only
+   * through introduction points and rendezvous (its relay listen/announce options are
+   * unused). Public mode (default): clients' circuits end at the provider's own relay.
+   */
+  readonly hidden?: boolean
 }
 
 export interface RunningOverlayProvider {
   readonly address: string
+  readonly mode: 'public' | 'hidden'
   readonly provider: Provider
-  readonly node: ProviderNode
+  readonly node: ProviderNode | HiddenProviderNode
   close(): Promise<void>
 }
 
-/** Wrap an MCP server and serve it as a public-mode provider on the overlay. */
+/** Wrap an MCP server and serve it on the overlay, as a public or a hidden provider. */
 export async function startOverlayProvider (o: StartOverlayProviderOptions): Promise<RunningOverlayProvider> {
   const provider = createProvider(o.provider)
   await provider.start()
-  let node: ProviderNode
+  let node: ProviderNode | HiddenProviderNode
   try {
-    node = await startProviderNode({ ...o.node, service: providerService(provider) })
+    const service = providerService(provider)
+    node = o.hidden === true
+      ? await startHiddenProviderNode({
+        dataDir: o.node.dataDir,
+        bootstrap: o.node.bootstrap,
+        testnet: o.node.testnet,
+        singleAddress: o.node.singleAddress,
+        params: o.node.params,
+        clock: o.node.clock,
+        log: o.node.log,
+        onEvent: o.node.onEvent,
+        readyTimeoutMs: o.node.readyTimeoutMs,
+        service
+      })
+      : await startProviderNode({ ...o.node, service })
   } catch (err) {
     await provider.stop()
     throw err
   }
   return {
     address: node.address,
+    mode: o.hidden === true ? 'hidden' : 'public',
     provider,
     node,
     close: async () => { await node.stop(); await provider.stop() }
@@ -210,7 +232,7 @@ export function consumerToolNetwork (consumer: ConsumerNode, o: { connectTimeout
         circuits: s.circuits,
         coverTraffic: false,
         detail: s.ready
-          ? `anonymous overlay: ${s.relaysKnown} relays known through ${s.entries} entry relays; public-mode providers only (hidden providers: not built yet)`
+          ? `anonymous overlay: ${s.relaysKnown} relays known through ${s.entries} entry relays; public and hidden providers`
           : s.error !== undefined ? `overlay not ready: ${s.error}` : 'overlay starting: filling the relay directory'
       }
     }

@@ -11,7 +11,7 @@ export const bridgeCommand: Command = {
     'but MCP to stdout (logs go to stderr or --log-file). --http listens on 127.0.0.1 only,\n' +
     'with Host/Origin checks and an optional bearer token.\n' +
     '`--print-config claude` prints the Claude Desktop mcpServers entry, with absolute paths.\n' +
-    'Reaches public-mode providers; hidden providers (rendezvous) are not built yet.',
+    'Reaches public providers (a circuit to their relay) and hidden ones (rendezvous).',
   dataDir: 'create',
   flags: [
     { name: 'stdio', type: 'boolean', default: false, configurable: false, description: 'serve MCP on stdin/stdout' },

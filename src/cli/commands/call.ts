@@ -9,7 +9,7 @@ export const callCommand: Command = {
     'and the tool. The tool must be in the provider\'s signed catalogue. Prints the result\n' +
     '({content, structuredContent?, isError?}) as one JSON line.\n' +
     'Exit status: 0 ok, 1 the tool returned isError, 2 bad arguments, 3 network, 4 unknown\n' +
-    'provider or tool. Public-mode providers only (hidden providers are not built yet).',
+    'provider or tool. Works for public and hidden providers.',
   dataDir: 'read',
   positionals: [{ name: 'address/tool', description: 'e.g. kq3…/echo, or TAG/echo' }],
   flags: [

@@ -69,6 +69,7 @@ export async function runProvide (opts: ResolvedOptions, ctx: CommandContext): P
   try {
     running = await startOverlayProvider({
       provider: providerOptions,
+      hidden: opts.boolean('hidden'),
       node: {
         dataDir: ctx.dataDir,
         listen: listen.length > 0 ? [...listen] : [choice.isTestnet ? TESTNET_PROVIDER_LISTEN : DEFAULT_PROVIDER_LISTEN],
@@ -95,7 +96,7 @@ export async function runProvide (opts: ResolvedOptions, ctx: CommandContext): P
     throw overlayErrorToCli(err, ctx.signal)
   }
   ctx.stdout(`${running.address}\n`)
-  log.info('providing', { mode: 'public', relay: running.node.relay.peerId.toString(), tools: running.provider.listTools('network').length })
+  log.info('providing', { mode: running.mode, ...('relay' in running.node && { relay: running.node.relay.peerId.toString() }), tools: running.provider.listTools('network').length })
   await waitForStop([ctx.signal, stopRequested.signal])
   await running.close()
   return 0

@@ -5,17 +5,19 @@ import { runProvide } from './provide-impl.ts'
 
 export const provideCommand: Command = {
   name: 'provide',
-  summary: 'offer an MCP server\'s tools on the network (public mode)',
+  summary: 'offer an MCP server\'s tools on the network (public, or --hidden)',
   details: 'Wraps an MCP server — `--stdio -- COMMAND [ARGS…]` or `--url URL` — as its client, signs\n' +
     'its catalogue with this data dir\'s provider key (provider.key), publishes the descriptor\n' +
     'and serves calls. Prints the provider address on the first stdout line.\n' +
-    'Public mode: this node runs its own relay and the descriptor names it, so callers stay\n' +
-    'anonymous but the provider\'s relay is known. Hidden providers (rendezvous) are not\n' +
-    'built yet. One node per data dir. See docs/bridge.md.',
+    'Public mode (default): this node runs its own relay and the descriptor names it, so\n' +
+    'callers stay anonymous but the provider\'s relay is known. --hidden: no relay of its own;\n' +
+    'callers reach it through introduction points and a rendezvous point, and its host links\n' +
+    'only to its guard. One node per data dir. See docs/bridge.md and docs/registry.md.',
   dataDir: 'create',
   passthrough: true,
   flags: [
     { name: 'stdio', type: 'boolean', default: false, configurable: false, description: 'wrap the stdio MCP server given after --' },
+    { name: 'hidden', type: 'boolean', default: false, description: 'stay hidden: no relay of your own, reached only through introduction points and rendezvous (slower to reach; your host links only to its guard)' },
     { name: 'url', type: 'string', metavar: 'URL', configurable: false, description: 'wrap the Streamable HTTP MCP server at this URL' },
     { name: 'tool-visibility', type: 'string[]', metavar: 'NAME=listed|unlisted|private', description: 'a tool\'s visibility (default listed); private tools are never served', validate: v => /^[^=]{1,128}=(listed|unlisted|private)$/.test(v) ? undefined : 'expected NAME=listed, NAME=unlisted or NAME=private' },
     { name: 'version', type: 'string', metavar: 'SEMVER', description: 'version of every tool (default: the server\'s own version)' },
