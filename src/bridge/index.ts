@@ -44,7 +44,7 @@
  * MCP server) and {@link connect} (the consumer as a library) — overlay.ts, consumer.ts.
  *
  * Not in this module: circuits, rendezvous and the registry (src/node); flag parsing
- * (src/cli). Hidden providers (rendezvous) are not built yet.
+ * (src/cli).
  */
 import type { Transport } from '@modelcontextprotocol/server'
 import { createBridge, type Bridge, type BridgeCoreOptions } from './server.ts'
