@@ -69,23 +69,26 @@ export interface StartOverlayProviderOptions {
   readonly hidden?: boolean
 }
 
-export interface RunningOverlayProvider {
+interface RunningOverlayProviderBase {
   readonly address: string
-  readonly mode: 'public' | 'hidden'
   readonly provider: Provider
-  readonly node: ProviderNode | HiddenProviderNode
   close(): Promise<void>
 }
+export interface RunningPublicOverlayProvider extends RunningOverlayProviderBase { readonly mode: 'public', readonly node: ProviderNode }
+export interface RunningHiddenOverlayProvider extends RunningOverlayProviderBase { readonly mode: 'hidden', readonly node: HiddenProviderNode }
+export type RunningOverlayProvider = RunningPublicOverlayProvider | RunningHiddenOverlayProvider
 
 /** Wrap an MCP server and serve it on the overlay, as a public or a hidden provider. */
+export async function startOverlayProvider (o: StartOverlayProviderOptions & { readonly hidden?: false }): Promise<RunningPublicOverlayProvider>
+export async function startOverlayProvider (o: StartOverlayProviderOptions & { readonly hidden: true }): Promise<RunningHiddenOverlayProvider>
+export async function startOverlayProvider (o: StartOverlayProviderOptions): Promise<RunningOverlayProvider>
 export async function startOverlayProvider (o: StartOverlayProviderOptions): Promise<RunningOverlayProvider> {
   const provider = createProvider(o.provider)
   await provider.start()
-  let node: ProviderNode | HiddenProviderNode
+  const service = providerService(provider)
   try {
-    const service = providerService(provider)
-    node = o.hidden === true
-      ? await startHiddenProviderNode({
+    if (o.hidden === true) {
+      const node = await startHiddenProviderNode({
         dataDir: o.node.dataDir,
         bootstrap: o.node.bootstrap,
         testnet: o.node.testnet,
@@ -97,17 +100,13 @@ export async function startOverlayProvider (o: StartOverlayProviderOptions): Pro
         readyTimeoutMs: o.node.readyTimeoutMs,
         service
       })
-      : await startProviderNode({ ...o.node, service })
+      return { mode: 'hidden', address: node.address, provider, node, close: async () => { await node.stop(); await provider.stop() } }
+    }
+    const node = await startProviderNode({ ...o.node, service })
+    return { mode: 'public', address: node.address, provider, node, close: async () => { await node.stop(); await provider.stop() } }
   } catch (err) {
     await provider.stop()
     throw err
-  }
-  return {
-    address: node.address,
-    mode: o.hidden === true ? 'hidden' : 'public',
-    provider,
-    node,
-    close: async () => { await node.stop(); await provider.stop() }
   }
 }
 

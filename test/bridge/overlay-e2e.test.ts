@@ -14,14 +14,14 @@ import { fileURLToPath } from 'node:url'
 import { Client } from '@modelcontextprotocol/client'
 import { InMemoryTransport } from '@modelcontextprotocol/server'
 import { startRegistryNet, until, type RegistryNet } from '../registry/net.ts'
-import { startOverlayBridge, startOverlayProvider, type RunningOverlayBridge, type RunningOverlayProvider } from '../../src/bridge/index.ts'
+import { startOverlayBridge, startOverlayProvider, type RunningOverlayBridge, type RunningOverlayProvider, type RunningPublicOverlayProvider } from '../../src/bridge/index.ts'
 import { TESTNET_PARAMS } from '../../src/node/network-params.ts'
 import { EXAMPLE_CALLS, comparable, textOf, tempDir } from './helpers.ts'
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/tools-server.ts', import.meta.url))
 const N = 6
 let net: RegistryNet
-let provider: RunningOverlayProvider | undefined
+let provider: RunningPublicOverlayProvider | undefined
 let bridge: RunningOverlayBridge | undefined
 let mcp: Client | undefined
 const dirs = [tempDir(), tempDir()]
@@ -63,7 +63,7 @@ afterAll(async () => {
 
 describe('bridge → overlay → public provider', { timeout: 90_000 }, () => {
   it('lists the verified catalogue and calls every example tool; results equal the wrapped server\'s', async () => {
-    const p = provider as RunningOverlayProvider
+    const p = provider as RunningPublicOverlayProvider
     const client = mcp as Client
     let names: string[] = []
     const deadline = Date.now() + 30_000
@@ -95,7 +95,7 @@ describe('bridge → overlay → public provider', { timeout: 90_000 }, () => {
 
   it('the wrapped server gains a tool: republished, re-signed, list_changed reaches the MCP client', async () => {
     const client = mcp as Client
-    const p = provider as RunningOverlayProvider
+    const p = provider as RunningPublicOverlayProvider
     const before = p.node.status().servedSerial
     let changed = 0
     client.setNotificationHandler('notifications/tools/list_changed', () => { changed++ })
