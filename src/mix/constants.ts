@@ -116,3 +116,22 @@ export const MAX_AVOIDED_RELAYS = 8
 export const WIRE_CELL_BYTES = CELL_SIZE
 /** Application bytes one cell can carry: the unit of the paranoid throughput cap. */
 export const CELL_PAYLOAD_BYTES = RELAY_DATA_MAX
+
+// ---------------------------------------------------------------------------
+// Relay commands (src/onion extension range RELAY_EXTENSION_MIN..MAX; src/node registers them)
+// ---------------------------------------------------------------------------
+
+/**
+ * SET_PROFILE: client → one hop, recognised at that hop only (it is encrypted to that
+ * hop's layer). Data: the PROFILE_ID_LEN-byte profile id, nothing else. Sent once per hop
+ * right after the circuit is built; a second one, or an unknown id, destroys the circuit.
+ */
+export const RELAY_SET_PROFILE = 64
+/**
+ * LOOP: client → last hop. Data: a LOOP_ID_LEN-byte random loop id. The last hop answers
+ * with an ordinary DROP cell carrying the same id back, so the loop's return leg looks
+ * like any cover cell toward the client.
+ */
+export const RELAY_LOOP = 65
+/** A loop id: 64 random bits, so a relay cannot predict or forge another loop's return. */
+export const LOOP_ID_LEN = 8

@@ -33,8 +33,9 @@
  * and on the client: `resolveClientProfile('paranoid', { loopRatePerSec: 2 })`, a
  * `SendStream` for the cells, `CoverTraffic` for loops and drops, a `LoopTracker` for losses.
  *
- * Not in this module: I/O, links, cells, circuits, libp2p, real timers being armed (the
- * relay's and client's composition roots wire those). It imports only overlay/clock.ts
+ * Not in this module: I/O, links, cells, circuits, libp2p, real timers being armed:
+ * src/node/mix-glue.ts wires this logic into relays (forward scheduler, SET_PROFILE and
+ * LOOP commands, link padding) and clients (cover, paranoid's stream, message padding). It imports only overlay/clock.ts
  * and onion/constants.ts.
  *
  * It must never:

@@ -33,10 +33,13 @@ import {
 } from '../overlay/index.ts'
 import {
   RelayCircuits, RelayCommandTable, StreamTargetTable, CircuitClient, CircuitManager, RelayHandshakeKeys, ECHO_TARGET, echoHandler, systemRng,
-  type LinkLike, type LinkProvider, type ForwardScheduler, type HopSpec, type PathSource, type BuildTimeEstimator, type RelayCircuitCounters, type Rng
+  CellCommand, CIRC_ID_LEN,
+  type Circuit, type LinkLike, type LinkProvider, type ForwardScheduler, type HopSpec, type PathSource, type BuildTimeEstimator, type RelayCircuitCounters, type Rng
 } from '../onion/index.ts'
 import { PathDirectory, type PathRules, type GuardSet, type RelayCandidate } from '../onion/path/index.ts'
 import { CELL_SIZE_FOR_LINKS } from './versions.ts'
+import { ClientMix, LinkPadder, relayMixer, type RelayMixer, type RelayMixOptions } from './mix-glue.ts'
+import { PROFILE_NAMES, systemTimer, type ClientOverrides, type LinkPaddingPolicy, type ProfileName, type Timer } from '../mix/index.ts'
 import type { RelayNode } from './relay.ts'
 import type { ClientNode } from './client.ts'
 
@@ -50,18 +53,30 @@ export type LinkWrapper = (link: LinkLike) => LinkLike
 class LinkView {
   readonly #views = new WeakMap<Link, LinkLike>()
   readonly #wrap: LinkWrapper | undefined
-  constructor (wrap: LinkWrapper | undefined) { this.#wrap = wrap }
+  readonly #onRealCell: ((view: LinkLike) => void) | undefined
+  /** `onRealCell`: told of every non-PADDING cell sent on a view (link padding's idle rule). */
+  constructor (wrap: LinkWrapper | undefined, onRealCell?: (view: LinkLike) => void) {
+    this.#wrap = wrap
+    this.#onRealCell = onRealCell
+  }
+
   of (link: Link): LinkLike {
     let v = this.#views.get(link)
     if (v === undefined) {
       const peer = link.peer.toString()
+      const notify = this.#onRealCell
+      let view: LinkLike | undefined
       const base: LinkLike = {
         peer,
         direction: link.direction,
         get closed () { return link.closed },
-        send: (cell) => link.send(cell)
+        send: (cell) => {
+          if (notify !== undefined && view !== undefined && cell[CIRC_ID_LEN] !== CellCommand.PADDING) notify(view)
+          return link.send(cell)
+        }
       }
-      v = this.#wrap?.(base) ?? base
+      view = this.#wrap?.(base) ?? base
+      v = view
       this.#views.set(link, v)
     }
     return v
@@ -100,7 +115,17 @@ function peerOfSpecifier (ls: Uint8Array): PeerId {
 // ---------------------------------------------------------------------------
 
 export interface OnionRelayOptions {
+  /** A forward scheduler of the caller's; default: this relay's mixer (below). */
   scheduler?: ForwardScheduler
+  /**
+   * The relay's mixer (src/mix via mix-glue.ts): one delay scheduler per relay, SET_PROFILE
+   * and LOOP commands. Default on, with the system clock, a CSPRNG and the preset table;
+   * false turns it off (cells forwarded at once, no profile commands). Ignored when
+   * `scheduler` is given.
+   */
+  mix?: false | Partial<RelayMixOptions>
+  /** Idle-link padding (default DEFAULT_LINK_PADDING); false: none. */
+  linkPadding?: false | { policy?: LinkPaddingPolicy, timer?: Timer, clock?: Clock }
   commands?: RelayCommandTable
   streams?: StreamTargetTable
   /** Register the echo stream target (tests, bench, demo). */
@@ -116,6 +141,9 @@ export interface OnionRelayOptions {
 
 export interface OnionRelay {
   readonly service: RelayCircuits
+  /** The relay's mixer (undefined when mix is off or a scheduler was passed). */
+  readonly mix: RelayMixer | undefined
+  readonly padder: LinkPadder | undefined
   readonly commands: RelayCommandTable
   readonly streams: StreamTargetTable
   readonly counters: RelayCircuitCounters
@@ -141,9 +169,16 @@ function relayKeySource (relay: RelayNode): { current(): RelayHandshakeKeys } {
 
 /** Run the relay side of circuits on `relay`'s links. `hooks` must be the ones given to startRelayNode. */
 export function attachOnionRelay (relay: RelayNode, hooks: BindableLinkHooks, opts: OnionRelayOptions = {}): OnionRelay {
-  const views = new LinkView(opts.wrapLink)
+  const padder = opts.linkPadding === false
+    ? undefined
+    : new LinkPadder({ policy: opts.linkPadding?.policy, clock: opts.linkPadding?.clock ?? systemClock, timer: opts.linkPadding?.timer ?? systemTimer, rng: secureRng })
+  const views = new LinkView(opts.wrapLink, padder === undefined ? undefined : (v) => { padder.activity(v) })
   const self = relay.peerId.toString()
   const commands = opts.commands ?? new RelayCommandTable()
+  const mix = opts.scheduler !== undefined || opts.mix === false
+    ? undefined
+    : relayMixer({ clock: opts.mix?.clock ?? systemClock, rng: opts.mix?.rng ?? secureRng, timer: opts.mix?.timer ?? systemTimer, table: opts.mix?.table, capacity: opts.mix?.capacity, laneLimit: opts.mix?.laneLimit })
+  mix?.register(commands)
   const streams = opts.streams ?? new StreamTargetTable()
   if (opts.echo === true) streams.register(ECHO_TARGET, echoHandler)
   const links: LinkProvider = {
@@ -163,7 +198,7 @@ export function attachOnionRelay (relay: RelayNode, hooks: BindableLinkHooks, op
     keys: relayKeySource(relay),
     links,
     rng: opts.rng ?? systemRng,
-    scheduler: opts.scheduler,
+    scheduler: opts.scheduler ?? mix?.scheduler,
     commands,
     streams,
     extendTimeoutMs: opts.extendTimeoutMs,
@@ -171,17 +206,32 @@ export function attachOnionRelay (relay: RelayNode, hooks: BindableLinkHooks, op
     idleMs: opts.circuitIdleMs
   })
   hooks.bind({
-    onCell: (cell, link) => { service.onCell(cell, views.of(link)) },
-    onLinkClosed: (link) => { service.onLinkClosed(views.of(link)) }
+    onCell: (cell, link) => {
+      const v = views.of(link)
+      if (padder !== undefined && cell[CIRC_ID_LEN] !== CellCommand.PADDING) padder.activity(v)
+      service.onCell(cell, v)
+    },
+    onLinkClosed: (link) => {
+      const v = views.of(link)
+      padder?.forget(v)
+      service.onLinkClosed(v)
+    }
   })
+  if (mix !== undefined || padder !== undefined) {
+    relay.setStatusSection('mix', () => ({ scheduler: mix?.stats(), linkPadding: padder?.stats() }))
+  }
   return {
     service,
+    mix,
+    padder,
     commands,
     streams,
     counters: service.counters,
     stop: () => {
       hooks.bind({ onCell: () => {}, onLinkClosed: () => {} })
       service.stop()
+      mix?.stop()
+      padder?.stop()
     }
   }
 }
@@ -209,11 +259,26 @@ export interface ClientCircuitsOptions {
   wrapLink?: LinkWrapper
   /** Start the pool-filling manager now (default true). */
   startManager?: boolean
+  /**
+   * Privacy profile of `manager`'s circuits (src/mix). Given: every circuit announces it
+   * to each hop (SET_PROFILE) and gets the profile's cover and padding. Omitted: circuits
+   * announce nothing and relays treat them as `fast`.
+   */
+  profile?: ProfileName
+  /** Local overrides of the profile's client half (cover rates only). */
+  mixOverrides?: ClientOverrides
+  /** Timer for cover traffic (default systemTimer; tests pass a ManualTimer). */
+  mixTimer?: Timer
 }
 
 export interface ClientCircuits {
   readonly client: CircuitClient
+  /** The manager of `opts.profile` (or of unannounced circuits when none was given). */
   readonly manager: CircuitManager
+  /** Cover, padding and loop counters of this client (for `veil status`). */
+  readonly mix: ClientMix
+  /** The manager whose circuits carry `profile`: calls with different profiles use different circuits. */
+  managerFor(profile: ProfileName): CircuitManager
   readonly links: LinkManager
   readonly paths: PathSource
   /** The hop keys of a relay in the directory (for hand-made paths). */
@@ -288,8 +353,16 @@ export async function attachCircuits (node: ClientNode, opts: ClientCircuitsOpti
       return { directory: new PathDirectory(candidates, { weighting }), hop }
     }
   }
-  const manager = new CircuitManager({
-    client,
+  const mix = new ClientMix({
+    clock,
+    rng: opts.rng ?? secureRng,
+    timer: opts.mixTimer ?? systemTimer,
+    overrides: opts.mixOverrides,
+    isGuard: (relay) => entries.has(relay)
+  })
+  const c = client
+  const newManager = (profile: ProfileName | undefined): CircuitManager => new CircuitManager({
+    client: c,
     paths,
     rng: opts.rng ?? secureRng,
     clock,
@@ -299,18 +372,35 @@ export async function attachCircuits (node: ClientNode, opts: ClientCircuitsOpti
     attempts: opts.attempts,
     rules: opts.rules,
     guards: opts.guards ?? null,
-    buildTimes: opts.buildTimes
+    buildTimes: opts.buildTimes,
+    onBuilt: profile === undefined ? undefined : (circuit: Circuit) => { mix.prepare(circuit, profile) }
   })
+  if (opts.profile !== undefined) mix.profile(opts.profile) // validates the overrides now
+  const manager = newManager(opts.profile)
+  const managers = new Map<ProfileName, CircuitManager>()
+  if (opts.profile !== undefined) managers.set(opts.profile, manager)
   if (opts.startManager !== false) manager.start()
-  const c = client
   return {
     client: c,
     manager,
+    mix,
+    managerFor: (profile) => {
+      if (!PROFILE_NAMES.includes(profile)) throw new OverlayConfigError(`unknown privacy profile "${String(profile)}"`)
+      let m = managers.get(profile)
+      if (m === undefined) {
+        m = newManager(profile)
+        managers.set(profile, m)
+        if (opts.startManager !== false) m.start()
+      }
+      return m
+    },
     links,
     paths,
     hop,
     stop: async () => {
+      mix.stop()
       await manager.stop()
+      for (const m of managers.values()) if (m !== manager) await m.stop()
       c.stop()
       await links.stop()
     }

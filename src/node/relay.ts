@@ -47,6 +47,8 @@ export interface RelayNodeOptions {
   descriptorLifetimeMs?: number
   /** Links to keep open to other relays (besides whatever the DHT opens). */
   targetDegree?: number
+  /** Cells queued per link before the link refuses more (default LINK_MAX_QUEUED_CELLS). */
+  maxQueuedCellsPerLink?: number
   control?: boolean
   clock?: Clock
   log?: Log
@@ -147,6 +149,7 @@ export async function startRelayNode (opts: RelayNodeOptions): Promise<RelayNode
   const links = new LinkManager(host, {
     cellSize: CELL_SIZE_FOR_LINKS,
     protocol: LINK_PROTOCOL,
+    maxQueuedCells: opts.maxQueuedCellsPerLink,
     // the onion layer takes cells from here (src/node/onion-glue.ts)
     onCell: (cell, link) => { opts.onCell?.(cell, link) },
     onLinkClosed: (link, err) => { opts.onLinkClosed?.(link, err) }
@@ -343,6 +346,8 @@ export async function startRelayNode (opts: RelayNodeOptions): Promise<RelayNode
 
   let control: ControlServer | undefined
   const sections = new Map<string, () => unknown>()
+  // bytes buffered per link: the limit and what it refused (`veil status` → sections.links)
+  sections.set('links', () => ({ open: links.links().length, limits: links.limits, cellsDropped: links.dropped }))
   const node: RelayNode = {
     peerId,
     host,

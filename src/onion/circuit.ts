@@ -66,6 +66,8 @@ export type CellDirection = 'outbound' | 'inbound'
  */
 export interface ForwardScheduler {
   schedule(circuitKey: string, direction: CellDirection, send: () => void): void
+  /** Optional: the circuit was destroyed; cells still queued for it may be discarded (src/mix frees its lanes). */
+  closed?(circuitKey: string): void
 }
 
 /** The default scheduler: send now. */

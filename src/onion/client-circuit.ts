@@ -91,6 +91,8 @@ export class Circuit {
   readonly path: HopSpec[] = []
   /** Called for extension commands arriving from any hop. Without it they destroy the circuit. */
   onCommand: ((hop: number, cell: RelayCell) => void) | undefined
+  /** Called for every DROP cell from any hop (src/mix: a returning loop-cover cell is a DROP carrying the loop id). */
+  onDrop: ((hop: number, data: Uint8Array) => void) | undefined
   readonly #host: CircuitHost
   readonly #out: ClientOutbound[] = []
   readonly #in: ClientInbound[] = []
@@ -269,6 +271,7 @@ export class Circuit {
         this.#pending.resolve(decodeExtended(rc.data))
         return
       case RelayCommand.DROP:
+        this.onDrop?.(hop, rc.data)
         return
       case RelayCommand.DATA:
       case RelayCommand.END:

@@ -106,6 +106,8 @@ export interface CircuitManagerOptions {
   buildTimes?: BuildTimeEstimator
   /** How often the pool is checked and refilled. */
   maintenanceMs?: number
+  /** Called with every circuit this manager built, before it is pooled or handed out (src/node: the mix profile, cover). */
+  onBuilt?: (circuit: Circuit) => void
 }
 
 export interface CircuitManagerCounters { builds: number, buildFailures: number, timeouts: number, rotated: number }
@@ -204,6 +206,7 @@ export class CircuitManager {
       try {
         const c = await this.#o.client.build(hops, { signal: AbortSignal.any(signals) })
         this.buildTimes.record(this.#o.clock.now() - t0)
+        this.#o.onBuilt?.(c)
         return c
       } catch (err) {
         lastErr = err

@@ -48,8 +48,20 @@ import { StreamMux, type StreamTargets } from './stream.ts'
 import type { RelayCommandTable, ExtensionContext } from './commands.ts'
 import {
   CELL_HEADER_LEN, CGO_TAG_LEN, CIRC_ID_LEN, EXTEND_TIMEOUT_MS, HANDSHAKE_TYPE_HYBRID_NTOR_V1, MAX_CIRCUITS_PER_LINK, MAX_EXTENSION_REPLY_CELLS,
-  MAX_HOPS, MAX_QUEUED_CELLS_PER_CIRCUIT, MAX_RELAY_CIRCUITS, MAX_RELAY_EARLY, RELAY_CIRCUIT_IDLE_MS, RELAY_IDLE_SWEEPS_PER_PERIOD
+  MAX_HOPS, MAX_QUEUED_CELLS_PER_CIRCUIT, MAX_RELAY_CIRCUITS, MAX_RELAY_EARLY, MAX_STREAMS_PER_CIRCUIT, RELAY_CIRCUIT_IDLE_MS, RELAY_IDLE_SWEEPS_PER_PERIOD
 } from './constants.ts'
+
+/**
+ * Relay-wide CREATE budget: a hybrid handshake costs ≈1.1 ms of CPU, so 200/s caps handshake
+ * work near a fifth of one core; a client builds a handful of circuits a minute.
+ */
+export const RELAY_CREATES_PER_SECOND = 200
+/** One link (one peer) may use a quarter of the relay's CREATE budget. */
+export const RELAY_CREATES_PER_SECOND_PER_LINK = 50
+/** The relay-wide bucket holds this many seconds of CREATEs (a burst after a quiet spell). */
+export const RELAY_CREATE_BURST_S = 2
+/** A link's bucket holds this many seconds of its rate: a client opening its circuit pool at once is not refused. */
+export const RELAY_CREATE_BURST_S_PER_LINK = 4
 
 export interface RelayCircuitsOptions {
   keys: HandshakeKeySource
@@ -65,6 +77,17 @@ export interface RelayCircuitsOptions {
   maxCircuits?: number
   /** Largest stream message accepted at this relay's stream end. */
   maxMessageLen?: number
+  /** Streams open at once on one circuit at this relay's stream end (default MAX_STREAMS_PER_CIRCUIT). */
+  maxStreamsPerCircuit?: number
+  /**
+   * CREATEs this relay answers per second, over all links (default RELAY_CREATES_PER_SECOND); a
+   * token bucket holding RELAY_CREATE_BURST_S seconds' worth. Over it a CREATE gets DESTROY(RESOURCE_LIMIT) before
+   * any handshake work, so a create flood costs the relay a cell decode, not a hybrid handshake,
+   * and established circuits keep being served.
+   */
+  createsPerSecond?: number
+  /** CREATEs per second from one link (default RELAY_CREATES_PER_SECOND_PER_LINK; bucket of RELAY_CREATE_BURST_S_PER_LINK seconds). */
+  createsPerSecondPerLink?: number
   /** Called for every peer fault (after the circuit is destroyed). */
   onMisbehaviour?: (peer: string, err: OnionError) => void
   /** A circuit that carried no cell for this long is destroyed (default RELAY_CIRCUIT_IDLE_MS). */
@@ -89,6 +112,55 @@ export interface RelayCircuitCounters {
   idle: number
   /** Peer misbehaviour by peer id (bounded: at most 1024 peers kept). */
   misbehaviour: Map<string, number>
+  /** What each resource limit refused (their sum is `resourceLimit`, plus streamsPerCircuit). */
+  limits: RelayLimitCounters
+}
+
+/** Refusals per limit, for `veil status` (the `circuits.limits` section of a relay). */
+export interface RelayLimitCounters {
+  /** CREATEs refused: the link already carries maxCircuitsPerLink circuits (one link per peer: circuits per peer). */
+  circuitsPerLink: number
+  /** CREATEs refused: the relay already carries maxCircuits circuits. */
+  circuitsTotal: number
+  /** CREATEs refused by the relay-wide CREATEs-per-second bucket. */
+  createsPerSecond: number
+  /** CREATEs refused by the per-link CREATEs-per-second bucket. */
+  createsPerSecondPerLink: number
+  /** Circuits destroyed because their queue toward a link was full (bytes buffered per circuit and link). */
+  queueFull: number
+  /** BEGINs refused: the circuit already had maxStreamsPerCircuit streams. */
+  streamsPerCircuit: number
+}
+
+/** The limits a RelayCircuits enforces (resolved defaults), for `veil status`. */
+export interface RelayLimitSettings {
+  maxCircuitsPerLink: number
+  maxCircuits: number
+  createsPerSecond: number
+  createsPerSecondPerLink: number
+  /** Bucket sizes: CREATEs accepted at once after a quiet spell. */
+  createBurst: number
+  createBurstPerLink: number
+  maxStreamsPerCircuit: number
+  maxQueuedCellsPerCircuit: number
+}
+
+/** A token bucket: `rate` per second, holding at most `burst`. */
+class Bucket {
+  readonly rate: number
+  readonly burst: number
+  #tokens: number
+  #at: number
+  constructor (rate: number, burst: number, now: number) { this.rate = rate; this.burst = burst; this.#tokens = burst; this.#at = now }
+  take (now: number): boolean {
+    if (now > this.#at) {
+      this.#tokens = Math.min(this.burst, this.#tokens + (now - this.#at) * this.rate / 1000)
+      this.#at = now
+    }
+    if (this.#tokens < 1) return false
+    this.#tokens -= 1
+    return true
+  }
 }
 
 /** A circuit as one relay sees it (for status and the tests that check what a relay learns). */
@@ -138,8 +210,14 @@ export class RelayCircuits {
   #stopped = false
   readonly counters: RelayCircuitCounters = {
     created: 0, extended: 0, destroyed: 0, forwardedOut: 0, forwardedIn: 0, unknownCircuit: 0, malformedCells: 0,
-    handshakeFailures: 0, unrecognised: 0, protocolErrors: 0, resourceLimit: 0, idle: 0, misbehaviour: new Map()
+    handshakeFailures: 0, unrecognised: 0, protocolErrors: 0, resourceLimit: 0, idle: 0, misbehaviour: new Map(),
+    limits: { circuitsPerLink: 0, circuitsTotal: 0, createsPerSecond: 0, createsPerSecondPerLink: 0, queueFull: 0, streamsPerCircuit: 0 }
   }
+
+  /** The limits in force (defaults resolved). */
+  readonly limits: Readonly<RelayLimitSettings>
+  readonly #createBucket: Bucket
+  readonly #linkBuckets = new Map<LinkLike, Bucket>()
 
   readonly #clock: Clock
   readonly #idleMs: number
@@ -151,6 +229,17 @@ export class RelayCircuits {
     this.#random32 = random32From(opts.rng)
     this.#clock = opts.clock ?? systemClock
     this.#idleMs = opts.idleMs ?? RELAY_CIRCUIT_IDLE_MS
+    this.limits = Object.freeze({
+      maxCircuitsPerLink: opts.maxCircuitsPerLink ?? MAX_CIRCUITS_PER_LINK,
+      maxCircuits: opts.maxCircuits ?? MAX_RELAY_CIRCUITS,
+      createsPerSecond: opts.createsPerSecond ?? RELAY_CREATES_PER_SECOND,
+      createsPerSecondPerLink: opts.createsPerSecondPerLink ?? RELAY_CREATES_PER_SECOND_PER_LINK,
+      createBurst: (opts.createsPerSecond ?? RELAY_CREATES_PER_SECOND) * RELAY_CREATE_BURST_S,
+      createBurstPerLink: (opts.createsPerSecondPerLink ?? RELAY_CREATES_PER_SECOND_PER_LINK) * RELAY_CREATE_BURST_S_PER_LINK,
+      maxStreamsPerCircuit: opts.maxStreamsPerCircuit ?? MAX_STREAMS_PER_CIRCUIT,
+      maxQueuedCellsPerCircuit: MAX_QUEUED_CELLS_PER_CIRCUIT
+    })
+    this.#createBucket = new Bucket(this.limits.createsPerSecond, this.limits.createBurst, this.#clock.now())
   }
 
   /** Destroy circuits idle for idleMs (run by the sweep timer; public so tests on a manual clock can call it). */
@@ -208,6 +297,7 @@ export class RelayCircuits {
       for (const { circuit, side } of [...slots.values()]) this.#destroy(circuit, DestroyReason.DESTROYED, side)
     }
     this.#byLink.delete(link)
+    this.#linkBuckets.delete(link)
     this.#writers.get(link)?.clear()
     this.#writers.delete(link)
   }
@@ -293,8 +383,16 @@ export class RelayCircuits {
       return
     }
     const slots = this.#slots(link)
-    if (slots.size >= (this.#opts.maxCircuitsPerLink ?? MAX_CIRCUITS_PER_LINK) || this.#all.size >= (this.#opts.maxCircuits ?? MAX_RELAY_CIRCUITS)) {
+    const refused = slots.size >= this.limits.maxCircuitsPerLink
+      ? 'circuitsPerLink'
+      : this.#all.size >= this.limits.maxCircuits
+        ? 'circuitsTotal'
+        : !this.#linkBucket(link).take(this.#clock.now())
+            ? 'createsPerSecondPerLink'
+            : !this.#createBucket.take(this.#clock.now()) ? 'createsPerSecond' : undefined
+    if (refused !== undefined) {
       this.counters.resourceLimit++
+      this.counters.limits[refused]++
       this.#sendDestroy(link, cell.circId, DestroyReason.RESOURCE_LIMIT)
       return
     }
@@ -430,7 +528,13 @@ export class RelayCircuits {
       case RelayCommand.CONNECTED:
       case RelayCommand.SENDME: {
         if (c.next !== undefined || c.state !== 'open') throw new CircuitProtocolError('stream command at a hop that is not the last')
-        c.streams ??= new StreamMux({ sendCell: (cmd, sid, d) => { this.#originate(c, cmd, sid, d) } }, { role: 'server', targets: this.#opts.streams, maxMessageLen: this.#opts.maxMessageLen })
+        c.streams ??= new StreamMux({ sendCell: (cmd, sid, d) => { this.#originate(c, cmd, sid, d) } }, {
+          role: 'server',
+          targets: this.#opts.streams,
+          maxMessageLen: this.#opts.maxMessageLen,
+          maxStreams: this.limits.maxStreamsPerCircuit,
+          onStreamLimit: () => { this.counters.limits.streamsPerCircuit++ }
+        })
         c.streams.handle(rc)
         return
       }
@@ -488,6 +592,7 @@ export class RelayCircuits {
       const owner = direction === 'outbound' ? c.outQueue : c.inQueue
       if (!this.#writer(link).write(cell, owner)) {
         this.counters.resourceLimit++
+        this.counters.limits.queueFull++
         this.#destroy(c, DestroyReason.RESOURCE_LIMIT, 'local')
       }
     })
@@ -504,6 +609,12 @@ export class RelayCircuits {
 
   #sendDestroy (link: LinkLike, circId: number, reason: number): void {
     this.#writer(link).write(encodeCell({ command: 'destroy', circId, reason }))
+  }
+
+  #linkBucket (link: LinkLike): Bucket {
+    let b = this.#linkBuckets.get(link)
+    if (b === undefined) { b = new Bucket(this.limits.createsPerSecondPerLink, this.limits.createBurstPerLink, this.#clock.now()); this.#linkBuckets.set(link, b) }
+    return b
   }
 
   #slots (link: LinkLike): Map<number, Slot> {
@@ -543,5 +654,6 @@ export class RelayCircuits {
     }
     c.outbound.state.wipe()
     c.inbound.state.wipe()
+    this.#scheduler.closed?.(c.key)
   }
 }

@@ -94,9 +94,11 @@ export interface StreamMuxOptions {
   maxMessageLen?: number
   /** Default bound on one read and one send wait. */
   idleMs?: number
+  /** Called when a BEGIN is refused because the circuit already has maxStreams streams (relay status counts it). */
+  onStreamLimit?: () => void
 }
 
-export interface StreamMuxCounters { dataDropped: number, sendmesSent: number, sendmesReceived: number }
+export interface StreamMuxCounters { dataDropped: number, sendmesSent: number, sendmesReceived: number, streamsRefused: number }
 
 /** The streams of one circuit at one end. */
 export class StreamMux {
@@ -108,7 +110,8 @@ export class StreamMux {
   readonly idleMs: number
   readonly #streams = new Map<number, OnionStream>()
   readonly #waiters = new Set<() => void>()
-  readonly counters: StreamMuxCounters = { dataDropped: 0, sendmesSent: 0, sendmesReceived: 0 }
+  readonly counters: StreamMuxCounters = { dataDropped: 0, sendmesSent: 0, sendmesReceived: 0, streamsRefused: 0 }
+  readonly #onStreamLimit: (() => void) | undefined
   #circPackage = CIRCUIT_WINDOW_START
   #circDeliver = CIRCUIT_WINDOW_START
   #nextId = 1
@@ -121,6 +124,7 @@ export class StreamMux {
     this.maxStreams = opts.maxStreams ?? MAX_STREAMS_PER_CIRCUIT
     this.maxMessageLen = opts.maxMessageLen ?? DEFAULT_MAX_MESSAGE_LEN
     this.idleMs = opts.idleMs ?? DEFAULT_STREAM_IDLE_MS
+    this.#onStreamLimit = opts.onStreamLimit
   }
 
   /** Open streams. */
@@ -180,7 +184,12 @@ export class StreamMux {
   #onBegin (id: number, target: string): void {
     if (this.role !== 'server') throw new CircuitProtocolError('BEGIN sent toward the client')
     if (this.#streams.has(id)) throw new CircuitProtocolError('BEGIN for a stream id in use')
-    if (this.#streams.size >= this.maxStreams) { this._sendCell(RelayCommand.END, id, encodeEnd(StreamEndReason.RESOURCE_LIMIT)); return }
+    if (this.#streams.size >= this.maxStreams) {
+      this.counters.streamsRefused++
+      this.#onStreamLimit?.()
+      this._sendCell(RelayCommand.END, id, encodeEnd(StreamEndReason.RESOURCE_LIMIT))
+      return
+    }
     const handler = this.#targets?.get(target)
     if (handler === undefined) { this._sendCell(RelayCommand.END, id, encodeEnd(StreamEndReason.NO_SUCH_SERVICE)); return }
     const s = new OnionStream(this, id, target, 'open')

@@ -195,6 +195,8 @@ export interface LinkManagerOptions {
   cellSize: number
   protocol: string
   idleTimeoutMs?: number
+  /** Cells queued per link before send() refuses (default LINK_MAX_QUEUED_CELLS): bytes buffered per link ≤ this × cellSize + LINK_MAX_WRITE_BUFFER. */
+  maxQueuedCells?: number
   /** Every cell received on any link. */
   onCell: (cell: Uint8Array, link: Link) => void
   onLinkClosed?: (link: Link, err?: Error) => void
@@ -238,8 +240,10 @@ export class LinkManager {
     const link = new Link(stream, peer, {
       cellSize: this.#opts.cellSize,
       idleTimeoutMs: this.#opts.idleTimeoutMs,
+      maxQueuedCells: this.#opts.maxQueuedCells,
       onCell: this.#opts.onCell,
       onClose: (l, err) => {
+        this.#droppedClosed += l.stats.dropped
         if (this.#links.get(key) === l) this.#links.delete(key)
         this.#opts.onLinkClosed?.(l, err)
       }
@@ -265,4 +269,12 @@ export class LinkManager {
   }
 
   links (): Link[] { return [...this.#links.values()] }
+
+  /** Cells refused by full link queues: on open links, plus those on links since closed. */
+  get dropped (): number { return this.#droppedClosed + this.links().reduce((n, l) => n + l.stats.dropped, 0) }
+  #droppedClosed = 0
+  /** The per-link limits in force, for status. */
+  get limits (): { maxQueuedCells: number, maxWriteBufferBytes: number, cellSize: number } {
+    return { maxQueuedCells: this.#opts.maxQueuedCells ?? LINK_MAX_QUEUED_CELLS, maxWriteBufferBytes: LINK_MAX_WRITE_BUFFER, cellSize: this.#opts.cellSize }
+  }
 }

@@ -59,7 +59,10 @@ export async function runRelay (opts: ResolvedOptions, ctx: CommandContext): Pro
     // Circuits on this relay's links; testnets also serve the echo stream target (demo, tests).
     onion = attachOnionRelay(node, hooks, { echo: testnet })
     const counters = onion.counters
-    node.setStatusSection('circuits', () => ({ ...counters, misbehaviour: Object.fromEntries(counters.misbehaviour) }))
+    const service = onion.service
+    node.setStatusSection('circuits', () => ({ ...counters, misbehaviour: Object.fromEntries(counters.misbehaviour), limits: { ...counters.limits }, limitSettings: service.limits, open: service.size }))
+    // testnets only: each circuit's two neighbours, so chaos tests can tell which relays a circuit used
+    if (testnet) node.setStatusSection('circuitNeighbours', () => service.circuits().map(c => ({ prev: c.prev, next: c.next })))
     registry = await attachRegistryRelay(node, onion, { params })
   } catch (err) {
     onion?.stop()

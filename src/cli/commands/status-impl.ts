@@ -75,6 +75,7 @@ function formatRelay (s: RelayStatus, index?: number): string {
     `  onion keys     ${keyAges}`,
     `  links          ${s.links}`,
     ...circuitsLine(s),
+    ...limitsLine(s),
     `  counters       descriptors published ${c.descriptorsPublished}, DHT put errors ${c.dhtPutErrors}, directory fetches ${c.dirFetches} (${c.dirFetchErrors} failed), served ${c.dirServed}, rejected ${c.descriptorsRejected}, capped ${c.directoryCapped}, DHT lookups ${c.dhtLookups}`,
     ''
   ].join('\n')
@@ -85,6 +86,17 @@ function circuitsLine (s: RelayStatus): string[] {
   if (typeof c !== 'object' || c === null) return []
   const n = (k: string): string => { const v: unknown = Reflect.get(c, k); return typeof v === 'number' ? String(v) : '?' }
   return [`  circuits       created ${n('created')}, extended ${n('extended')}, destroyed ${n('destroyed')}, cells forwarded ${n('forwardedOut')} out / ${n('forwardedIn')} in, unrecognised ${n('unrecognised')}, malformed ${n('malformedCells')}`]
+}
+
+/** What each resource limit refused (sections.circuits.limits, sections.links, sections.registry). */
+function limitsLine (s: RelayStatus): string[] {
+  const get = (o: unknown, ...path: string[]): unknown => path.reduce<unknown>((v, k) => typeof v === 'object' && v !== null ? Reflect.get(v, k) : undefined, o)
+  const n = (v: unknown): string => typeof v === 'number' ? String(v) : '?'
+  const lim = get(s.sections, 'circuits', 'limits')
+  if (typeof lim !== 'object' || lim === null) return []
+  const rejected = get(s.sections, 'registry', 'storesRejected')
+  const stores = typeof rejected === 'object' && rejected !== null ? Object.values(rejected).reduce<number>((a, v) => a + (typeof v === 'number' ? v : 0), 0) : undefined
+  return [`  limits hit     CREATEs/s per link ${n(get(lim, 'createsPerSecondPerLink'))}, CREATEs/s ${n(get(lim, 'createsPerSecond'))}, circuits per link ${n(get(lim, 'circuitsPerLink'))}, circuits ${n(get(lim, 'circuitsTotal'))}, streams per circuit ${n(get(lim, 'streamsPerCircuit'))}, circuit queue full ${n(get(lim, 'queueFull'))}, link cells dropped ${n(get(s.sections, 'links', 'cellsDropped'))}, stores refused ${n(stores)}`]
 }
 
 function fmtAge (s: number): string {

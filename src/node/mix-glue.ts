@@ -1,0 +1,502 @@
+/**
+ * Wires src/mix into real relays and clients: the one place that knows both the mix
+ * logic (scheduler, profiles, cover, padding, loops) and the onion layer's hooks.
+ *
+ * Relay (one per relay, plugged in by attachOnionRelay):
+ * - {@link relayMixer}: one `TimerDriver(MixScheduler)` as the onion layer's forward
+ *   scheduler (one timer per relay, never one per cell). Each circuit's profile id comes
+ *   from a SET_PROFILE relay command (RELAY_SET_PROFILE, one byte, inside that hop's
+ *   layer only); unknown ids and a second SET_PROFILE destroy the circuit; a circuit that
+ *   sent none is `fast`. The relay maps the id to its own delay mean (relayMixTable).
+ *   Destroyed circuits are cancelled in the scheduler; `stop()` clears the timer.
+ *   LOOP (RELAY_LOOP) at the last hop is answered with a DROP carrying the loop id.
+ * - {@link LinkPadder}: one timer per relay; on a link with no real cell for
+ *   `idleAfterMs` it sends PADDING link cells (circuit id 0, CELL_SIZE bytes, through the
+ *   same Noise stream as every other cell) at the policy's rate (nextLinkPaddingAt).
+ *
+ * Client ({@link ClientMix}, used by attachCircuits):
+ * - after a circuit of profile p is built: SET_PROFILE(p.id) to every hop;
+ * - balanced/paranoid: loop cover (LOOP to the last hop, back as DROP; outcomes feed one
+ *   LoopTracker per client) and drop cover (DROP to the last hop) as Poisson processes;
+ * - paranoid: every relay cell the circuit sends to its last hop after the build (stream
+ *   cells: BEGIN, DATA, END, SENDME, and padding) waits for a slot of a Poisson SendStream
+ *   at λ; an empty slot carries a loop cell. The order of the circuit's cells is kept.
+ * - length hiding: each stream message sent by the client is followed by DROP cells up to
+ *   the profile's bucket (paddedCellCount) — client → network direction only.
+ *
+ * Not here: cover on the response side (a provider-side stream), path selection
+ * consulting LoopTracker.isAvoided (the manager's path rules).
+ */
+import {
+  CircuitProtocolError, RelayCommand, encodeCell,
+  type Circuit, type ForwardScheduler, type LinkLike, type RelayCommandTable
+} from '../onion/index.ts'
+import { MESSAGE_LENGTH_LEN } from '../onion/constants.ts'
+import type { Clock, Rng } from '../overlay/clock.ts'
+import {
+  CoverTraffic, LoopTracker, MixInternalError, MixPeerError, MixScheduler, SendStream, TimerDriver,
+  DEFAULT_LINK_PADDING, LOOP_ID_LEN, MAX_PADDED_CELLS, PROFILE_IDS, RELAY_LOOP, RELAY_SET_PROFILE,
+  decodeProfileId, encodeProfileId, linkPaddingGapMs, nextLinkPaddingAt, paddedCellCount, relayMixTable, resolveClientProfile, validateLinkPadding,
+  type ClientOverrides, type CoverStats, type LinkPaddingPolicy, type LoopStats, type MixProfile, type MixSchedulerStats, type ProfileId,
+  type ProfileName, type RelayTableOverrides, type SendStreamStats, type Timer
+} from '../mix/index.ts'
+
+type Direction = 'outbound' | 'inbound'
+
+// ---------------------------------------------------------------------------
+// Relay: the forward scheduler and the SET_PROFILE / LOOP commands
+// ---------------------------------------------------------------------------
+
+export interface RelayMixOptions {
+  clock: Clock
+  /** A CSPRNG on real relays: predictable delays do not mix. */
+  rng: Rng
+  timer: Timer
+  table?: RelayTableOverrides
+  capacity?: number
+  laneLimit?: number
+}
+
+export interface RelayMixStats extends MixSchedulerStats {
+  wakeups: number
+  /** Circuits by announced profile (circuits that announced none count as fast). */
+  circuitsByProfile: Record<ProfileName, number>
+  /** SET_PROFILE refused (unknown id, malformed, repeated). */
+  profileRefused: number
+  loopsEchoed: number
+}
+
+export interface RelayMixer {
+  /** Plug into RelayCircuits' `scheduler` option. */
+  readonly scheduler: ForwardScheduler
+  /** The profile id a circuit announced (fast when none). */
+  profileOf(circuitKey: string): ProfileId
+  /** Register SET_PROFILE and LOOP in the relay's command table. */
+  register(commands: RelayCommandTable): void
+  stats(): RelayMixStats
+  /** Clear the timer and discard queued cells. */
+  stop(): number
+}
+
+export function relayMixer (opts: RelayMixOptions): RelayMixer {
+  const profiles = new Map<string, ProfileId>()
+  const table = relayMixTable(opts.table)
+  let profileRefused = 0
+  let loopsEchoed = 0
+  const profileOf = (k: string): ProfileId => profiles.get(k) ?? PROFILE_IDS.fast
+  const driver = new TimerDriver(new MixScheduler<string, Direction>({
+    clock: opts.clock,
+    rng: opts.rng,
+    table,
+    capacity: opts.capacity,
+    laneLimit: opts.laneLimit,
+    profileOf,
+    // a dropped cell breaks the circuit's CGO chain: the next hop (or the client) will
+    // find the following cell unrecognisable and destroy the circuit; counted here
+    onDrop: () => {},
+    onSendError: () => {}
+  }), opts.clock, opts.timer)
+  const scheduler: ForwardScheduler = {
+    schedule: (k, d, send) => { driver.schedule(k, d, send) },
+    closed: (k) => { profiles.delete(k); driver.cancelCircuit(k) }
+  }
+  return {
+    scheduler,
+    profileOf,
+    register (commands) {
+      commands.register(RELAY_SET_PROFILE, (ctx, cell) => {
+        if (profiles.has(ctx.circuitKey)) { profileRefused++; throw new CircuitProtocolError('SET_PROFILE sent twice') }
+        let id: ProfileId
+        try { id = decodeProfileId(cell.data) } catch (err) {
+          profileRefused++
+          if (err instanceof MixPeerError) throw new CircuitProtocolError(err.message)
+          throw err
+        }
+        profiles.set(ctx.circuitKey, id)
+      })
+      commands.register(RELAY_LOOP, (ctx, cell) => {
+        if (!ctx.lastHop) throw new CircuitProtocolError('LOOP at a hop that is not the last')
+        if (cell.data.length !== LOOP_ID_LEN) throw new CircuitProtocolError(`LOOP id must be ${LOOP_ID_LEN} bytes`)
+        loopsEchoed++
+        ctx.reply(RelayCommand.DROP, 0, cell.data)
+      })
+    },
+    stats () {
+      const byProfile: Record<ProfileName, number> = { fast: 0, balanced: 0, paranoid: 0 }
+      for (const id of profiles.values()) {
+        if (id === PROFILE_IDS.balanced) byProfile.balanced++
+        else if (id === PROFILE_IDS.paranoid) byProfile.paranoid++
+        else byProfile.fast++
+      }
+      return { ...driver.scheduler.stats(), wakeups: driver.wakeups, circuitsByProfile: byProfile, profileRefused, loopsEchoed }
+    },
+    stop: () => driver.stop()
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Relay: link padding
+// ---------------------------------------------------------------------------
+
+interface PadState { lastActivity: number, lastPadding: number, gap: number }
+
+export interface LinkPadderStats { links: number, paddingSent: number }
+
+/**
+ * Idle-link padding for one relay: one timer for all links. `activity(link)` on every
+ * real cell sent or received; `forget(link)` when it closes.
+ */
+export class LinkPadder {
+  readonly #policy: LinkPaddingPolicy
+  readonly #clock: Clock
+  readonly #timer: Timer
+  readonly #rng: Rng
+  readonly #links = new Map<LinkLike, PadState>()
+  readonly #cell = encodeCell({ command: 'padding', circId: 0 })
+  #cancel: (() => void) | undefined
+  #armedAt = Infinity
+  #stopped = false
+  paddingSent = 0
+
+  constructor (opts: { policy?: LinkPaddingPolicy, clock: Clock, timer: Timer, rng: Rng }) {
+    this.#policy = validateLinkPadding(opts.policy ?? DEFAULT_LINK_PADDING)
+    this.#clock = opts.clock
+    this.#timer = opts.timer
+    this.#rng = opts.rng
+  }
+
+  activity (link: LinkLike): void {
+    if (this.#stopped || this.#policy.ratePerSec === 0) return
+    const now = this.#clock.now()
+    const s = this.#links.get(link)
+    if (s === undefined) this.#links.set(link, { lastActivity: now, lastPadding: -Infinity, gap: linkPaddingGapMs(this.#policy, this.#rng) })
+    else s.lastActivity = now
+    if (this.#cancel === undefined) this.#arm()
+  }
+
+  forget (link: LinkLike): void { this.#links.delete(link) }
+
+  stats (): LinkPadderStats { return { links: this.#links.size, paddingSent: this.paddingSent } }
+
+  stop (): void {
+    this.#stopped = true
+    this.#cancel?.()
+    this.#cancel = undefined
+    this.#links.clear()
+  }
+
+  #due (s: PadState): number { return nextLinkPaddingAt(s.lastActivity, s.lastPadding, this.#policy, s.gap) }
+
+  #arm (): void {
+    let next = Infinity
+    for (const s of this.#links.values()) next = Math.min(next, this.#due(s))
+    if (next === Infinity || this.#stopped) return
+    this.#armedAt = next
+    this.#cancel = this.#timer.setTimeout(() => { this.#fire() }, Math.max(0, next - this.#clock.now()))
+  }
+
+  #fire (): void {
+    this.#cancel = undefined
+    const now = this.#clock.now()
+    for (const [link, s] of this.#links) {
+      if (link.closed) { this.#links.delete(link); continue }
+      if (now >= this.#due(s)) {
+        link.send(this.#cell)
+        this.paddingSent++
+        s.lastPadding = now
+        s.gap = linkPaddingGapMs(this.#policy, this.#rng)
+      }
+    }
+    this.#arm()
+  }
+
+  /** When the timer is armed for (Infinity when not). */
+  get armedAt (): number { return this.#cancel === undefined ? Infinity : this.#armedAt }
+}
+
+// ---------------------------------------------------------------------------
+// Client
+// ---------------------------------------------------------------------------
+
+export interface ClientMixOptions {
+  clock: Clock
+  /** Cover schedules and loop ids; a CSPRNG in production (cover an observer can predict is no cover). */
+  rng: Rng
+  timer: Timer
+  /** Local overrides of the client half (cover rates only). */
+  overrides?: ClientOverrides
+  /** Whether a relay is one of this client's guards (loop attribution never blames guards). */
+  isGuard: (relay: string) => boolean
+}
+
+export interface ClientMixStats {
+  circuits: Record<ProfileName, number>
+  cover: CoverStats
+  stream: SendStreamStats
+  /** DROP cells sent to pad messages up to their bucket. */
+  paddingCells: number
+  /** Real relay cells sent through mix-managed circuits after their build. */
+  realCells: number
+  loops: LoopStats
+}
+
+type RelayCellArgs = [hop: number, command: number, streamId: number, data: Uint8Array]
+
+const STREAM_CELL_COMMANDS: ReadonlySet<number> = new Set([RelayCommand.BEGIN, RelayCommand.DATA, RelayCommand.END, RelayCommand.SENDME])
+const EMPTY = new Uint8Array(0)
+/** The send stream's queue: above one circuit window plus its SENDMEs and padding, which flow control already bounds. */
+const PARANOID_QUEUE_LIMIT = 4096
+
+function hex (b: Uint8Array): string { return Buffer.from(b).toString('hex') }
+
+/** A real relay cell waiting for a stream slot, and the circuit it belongs to. */
+interface Queued { readonly cm: CircuitMix, readonly cell: RelayCellArgs }
+
+/** One profile's cover for one client: Poisson loop and drop cover, paranoid's stream; one timer. */
+class ProfileCover {
+  readonly profile: MixProfile
+  readonly circuits: CircuitMix[] = []
+  readonly cover: CoverTraffic | undefined
+  readonly stream: SendStream<Queued> | undefined
+  readonly #o: ClientMixOptions
+  readonly #loops: LoopTracker
+  #cancel: (() => void) | undefined
+  #armedAt = Infinity
+  #stopped = false
+  /** Cover due while no circuit of this profile was open (not sent). */
+  idleSkipped = 0
+
+  constructor (profile: MixProfile, o: ClientMixOptions, loops: LoopTracker) {
+    this.profile = profile
+    this.#o = o
+    this.#loops = loops
+    const now = o.clock.now()
+    const cp = profile.client
+    if (cp.loopRatePerSec > 0 || cp.dropRatePerSec > 0) {
+      this.cover = new CoverTraffic({ loopRatePerSec: cp.loopRatePerSec, dropRatePerSec: cp.dropRatePerSec, rng: o.rng, startMs: now })
+    }
+    if (cp.sendRatePerSec > 0) {
+      this.stream = new SendStream({ ratePerSec: cp.sendRatePerSec, rng: o.rng, startMs: now, queueLimit: PARANOID_QUEUE_LIMIT })
+    }
+  }
+
+  /** Queue a real cell for the next free slot; false when the queue is full. */
+  offer (q: Queued): boolean {
+    if (this.stream === undefined) throw new MixInternalError('offer on a profile without a send stream')
+    const ok = this.stream.offer(q).ok
+    this.arm()
+    return ok
+  }
+
+  /** A live circuit of this profile for a cover cell, chosen at random. */
+  #pick (): CircuitMix | undefined {
+    const live = this.circuits.filter(c => c.open)
+    if (live.length === 0) return undefined
+    return live[live.length === 1 ? 0 : Math.floor(this.#o.rng.bytes(1)[0] * live.length / 256)]
+  }
+
+  arm (): void {
+    if (this.#stopped) return
+    const next = Math.min(this.cover?.nextDeadline() ?? Infinity, this.stream?.nextDeadline() ?? Infinity, this.#loops.nextDeadline() ?? Infinity)
+    if (next === Infinity) return
+    if (this.#cancel !== undefined && this.#armedAt <= next) return
+    this.#cancel?.()
+    this.#armedAt = next
+    this.#cancel = this.#o.timer.setTimeout(() => { this.#fire() }, Math.max(0, next - this.#o.clock.now()))
+  }
+
+  #fire (): void {
+    this.#cancel = undefined
+    this.#armedAt = Infinity
+    if (this.#stopped) return
+    const now = this.#o.clock.now()
+    this.#loops.expire(now)
+    for (const e of this.cover?.takeDue(now) ?? []) {
+      const c = this.#pick()
+      if (c === undefined) { this.idleSkipped++; continue }
+      if (e.kind === 'loop') c.loop()
+      else c.drop()
+    }
+    for (const e of this.stream?.takeDue(now) ?? []) {
+      if (e.kind === 'real') { e.cell.cm.sendNow(e.cell.cell); continue }
+      const c = this.#pick()
+      if (c === undefined) { this.idleSkipped++; continue }
+      c.loop()
+    }
+    this.arm()
+  }
+
+  stop (): void {
+    this.#stopped = true
+    this.#cancel?.()
+    this.#cancel = undefined
+    this.stream?.drain()
+  }
+}
+
+/**
+ * Per-client mix state: SET_PROFILE, cover and padding for every circuit handed to
+ * `prepare`. Cover is per client and profile, not per circuit: one Poisson loop/drop
+ * process and (paranoid) one send stream at λ, whose cells go on a live circuit of that
+ * profile chosen at random — pooled circuits add no cover of their own.
+ */
+export class ClientMix {
+  readonly loops: LoopTracker
+  readonly #o: ClientMixOptions
+  readonly #covers = new Map<ProfileName, ProfileCover>()
+  readonly #profiles = new Map<ProfileName, MixProfile>()
+  readonly #totals = { paddingCells: 0, realCells: 0 }
+  #stopped = false
+
+  constructor (o: ClientMixOptions) {
+    this.#o = o
+    this.loops = new LoopTracker({ clock: o.clock, isGuard: o.isGuard })
+  }
+
+  profile (name: ProfileName): MixProfile {
+    let p = this.#profiles.get(name)
+    if (p === undefined) {
+      // a stream-rate override applies only where a profile has a stream
+      const ov = { ...this.#o.overrides }
+      if (name !== 'paranoid') delete ov.sendRatePerSec
+      p = resolveClientProfile(name, ov)
+      this.#profiles.set(name, p)
+    }
+    return p
+  }
+
+  /** Announce `profile` to every hop of a freshly built circuit and give it the profile's cover. */
+  prepare (circuit: Circuit, name: ProfileName): void {
+    if (this.#stopped) return
+    const profile = this.profile(name)
+    const body = encodeProfileId(profile)
+    for (let hop = 0; hop < circuit.hops; hop++) circuit.sendRelay(hop, RELAY_SET_PROFILE, 0, body)
+    let pc = this.#covers.get(name)
+    if (pc === undefined) {
+      pc = new ProfileCover(profile, this.#o, this.loops)
+      this.#covers.set(name, pc)
+    }
+    const cover = pc
+    const cm = new CircuitMix(circuit, profile, this.#o, this.loops, this.#totals, cover)
+    cover.circuits.push(cm)
+    circuit.onClose(() => {
+      const i = cover.circuits.indexOf(cm)
+      if (i >= 0) cover.circuits.splice(i, 1)
+    })
+    cover.arm()
+  }
+
+  stats (): ClientMixStats {
+    const circuits: Record<ProfileName, number> = { fast: 0, balanced: 0, paranoid: 0 }
+    const cover = { loops: 0, drops: 0, skipped: 0 }
+    const stream = { slots: 0, real: 0, cover: 0, skippedSlots: 0, refused: 0, queued: 0 }
+    for (const [name, pc] of this.#covers) {
+      circuits[name] = pc.circuits.filter(c => c.open).length
+      const c = pc.cover?.stats()
+      if (c !== undefined) { cover.loops += c.loops; cover.drops += c.drops; cover.skipped += c.skipped + pc.idleSkipped }
+      const s = pc.stream?.stats()
+      if (s !== undefined) {
+        stream.slots += s.slots; stream.real += s.real; stream.cover += s.cover
+        stream.skippedSlots += s.skippedSlots; stream.refused += s.refused; stream.queued += s.queued
+      }
+    }
+    return { circuits, cover, stream, paddingCells: this.#totals.paddingCells, realCells: this.#totals.realCells, loops: this.loops.stats() }
+  }
+
+  stop (): void {
+    this.#stopped = true
+    for (const pc of this.#covers.values()) pc.stop()
+  }
+}
+
+interface Totals { paddingCells: number, realCells: number }
+
+/** One circuit's side of the mix: its stream cells padded per message and, in paranoid, queued for stream slots. */
+class CircuitMix {
+  readonly profile: MixProfile
+  readonly #c: Circuit
+  readonly #o: ClientMixOptions
+  readonly #loops: LoopTracker
+  readonly #totals: Totals
+  readonly #cover: ProfileCover
+  readonly #send: (hop: number, command: number, streamId: number, data: Uint8Array) => void
+  /** Bytes still to come of the message being sent, per stream id. */
+  readonly #msgLeft = new Map<number, { left: number, cells: number }>()
+  readonly #path: string[]
+
+  constructor (c: Circuit, profile: MixProfile, o: ClientMixOptions, loops: LoopTracker, totals: Totals, cover: ProfileCover) {
+    this.#c = c
+    this.profile = profile
+    this.#o = o
+    this.#loops = loops
+    this.#totals = totals
+    this.#cover = cover
+    this.#path = c.path.map(h => h.peer)
+    const orig = c.sendRelay.bind(c)
+    this.#send = (hop, command, streamId, data) => { orig(hop, command, streamId, data) }
+    const last = c.hops - 1
+    c.onDrop = (hop, data) => {
+      if (hop === last && data.length === LOOP_ID_LEN) this.#loops.returned(hex(data))
+    }
+    if (cover.stream !== undefined || profile.client.paddingBuckets !== 'none') {
+      // stream cells (and their padding) from now on go through this circuit's mix
+      c.sendRelay = (hop, command, streamId, data, opts) => {
+        if (hop !== last || !STREAM_CELL_COMMANDS.has(command) || opts?.early === true) { orig(hop, command, streamId, data, opts); return }
+        this.#outgoing(hop, command, streamId, data)
+      }
+    }
+  }
+
+  get open (): boolean { return this.#c.state === 'open' }
+
+  /** A stream cell toward the last hop: padded per message, and through the stream in paranoid. */
+  #outgoing (hop: number, command: number, streamId: number, data: Uint8Array): void {
+    this.#totals.realCells++
+    this.#emit([hop, command, streamId, data])
+    if (command !== RelayCommand.DATA || this.profile.client.paddingBuckets === 'none') return
+    let m = this.#msgLeft.get(streamId)
+    if (m === undefined || m.left <= 0) {
+      // a message always starts a new DATA cell: LENGTH (u32) | bytes
+      if (data.length < MESSAGE_LENGTH_LEN) return
+      const len = new DataView(data.buffer, data.byteOffset, data.length).getUint32(0)
+      m = { left: MESSAGE_LENGTH_LEN + len, cells: 0 }
+      this.#msgLeft.set(streamId, m)
+    }
+    m.left -= data.length
+    m.cells++
+    if (m.left > 0) return
+    this.#msgLeft.delete(streamId)
+    const n = Math.min(m.cells, MAX_PADDED_CELLS)
+    const pad = paddedCellCount(n, this.profile.client.paddingBuckets) - n
+    for (let i = 0; i < pad; i++) {
+      this.#totals.paddingCells++
+      this.#emit([hop, RelayCommand.DROP, 0, EMPTY])
+    }
+  }
+
+  #emit (cell: RelayCellArgs): void {
+    if (this.#cover.stream === undefined) { this.#send(...cell); return }
+    // flow control bounds what a circuit can queue well below the limit; past it the circuit is misused
+    if (!this.#cover.offer({ cm: this, cell })) this.#c.destroy()
+  }
+
+  /** Send a queued cell now (its stream slot came); dropped if the circuit closed meanwhile. */
+  sendNow (cell: RelayCellArgs): void {
+    if (!this.open) return
+    try { this.#send(...cell) } catch { /* closed under us */ }
+  }
+
+  loop (): void {
+    if (!this.open) return
+    const id = this.#o.rng.bytes(LOOP_ID_LEN)
+    try {
+      this.#send(this.#c.hops - 1, RELAY_LOOP, 0, id)
+      this.#loops.sent(hex(id), this.#path)
+    } catch { /* closed under us */ }
+  }
+
+  drop (): void {
+    if (!this.open) return
+    try { this.#send(this.#c.hops - 1, RelayCommand.DROP, 0, EMPTY) } catch { /* closed under us */ }
+  }
+}
