@@ -87,7 +87,10 @@ async function timeCalls (client: Client, name: string, n: number): Promise<numb
 const home = await mkdtemp(join(tmpdir(), 'veil-bench-bridge-'))
 const procs: ChildProcess[] = []
 const clients: Client[] = []
-const net = await startTestnet({ home: join(home, 'testnet'), nodes: 6, onProgress: (line) => { process.stderr.write(line + '\n') } })
+// hidden mode needs room for vanguards-lite: the provider's guard and 4 layer-2 guards are
+// never its rendezvous point, and paths are G L2 M X, so 6 relays leave almost no choice
+const RELAYS = mode === 'hidden' ? 12 : 6
+const net = await startTestnet({ home: join(home, 'testnet'), nodes: RELAYS, onProgress: (line) => { process.stderr.write(line + '\n') } })
 try {
   const boot = [...net.info.relays.flatMap(r => ['--bootstrap', r.addrs[0]]), '--testnet']
   const provider = spawn(NODE, [BIN, 'provide', ...boot, ...(mode === 'hidden' ? ['--hidden'] : []), '--max-concurrent', '64', '--calls-per-minute', '100000', '--stdio', '--', NODE, 'examples/tools-server.ts'],
