@@ -1,6 +1,5 @@
 import type { Command } from '../command.ts'
-import { BOOTSTRAP_FLAG, PROVIDER_FLAG, TESTNET_FLAG } from './bridge-flags.ts'
-import { runBridge } from './bridge-impl.ts'
+import { BOOTSTRAP_FLAG, PROVIDER_FLAG, TESTNET_FLAG } from './bridge-flag-specs.ts'
 
 export const bridgeCommand: Command = {
   name: 'bridge',
@@ -26,5 +25,5 @@ export const bridgeCommand: Command = {
     BOOTSTRAP_FLAG,
     TESTNET_FLAG
   ],
-  run: ctx => runBridge(ctx.options, ctx)
+  run: async ctx => (await import('./bridge-impl.ts')).runBridge(ctx.options, ctx)
 }

@@ -1,6 +1,5 @@
 import type { Command } from '../command.ts'
-import { BOOTSTRAP_FLAG, TESTNET_FLAG } from './bridge-flags.ts'
-import { runCall } from './call-impl.ts'
+import { BOOTSTRAP_FLAG, TESTNET_FLAG } from './bridge-flag-specs.ts'
 
 export const callCommand: Command = {
   name: 'call',
@@ -19,5 +18,5 @@ export const callCommand: Command = {
     BOOTSTRAP_FLAG,
     TESTNET_FLAG
   ],
-  run: ctx => runCall(ctx.options, ctx)
+  run: async ctx => (await import('./call-impl.ts')).runCall(ctx.options, ctx)
 }

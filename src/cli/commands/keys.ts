@@ -1,5 +1,4 @@
 import type { Command } from '../command.ts'
-import { runKeysRotateOnion, runKeysShow } from './keys-impl.ts'
 import { groupRun } from './group.ts'
 import { JSON_FLAG } from './shared.ts'
 
@@ -8,7 +7,7 @@ const show: Command = {
   summary: 'print the public identity and onion keys of this data dir (never private keys)',
   dataDir: 'read',
   flags: [JSON_FLAG],
-  run: ctx => runKeysShow(ctx.options, ctx)
+  run: async ctx => (await import('./keys-impl.ts')).runKeysShow(ctx.options, ctx)
 }
 
 const rotateOnion: Command = {
@@ -16,7 +15,7 @@ const rotateOnion: Command = {
   summary: 'start a new onion key now; the previous one stays valid for the overlap window',
   dataDir: 'create',
   flags: [],
-  run: ctx => runKeysRotateOnion(ctx.options, ctx)
+  run: async ctx => (await import('./keys-impl.ts')).runKeysRotateOnion(ctx.options, ctx)
 }
 
 export const keysCommand: Command = {

@@ -1,7 +1,6 @@
 import type { Command } from '../command.ts'
 import { checkMultiaddr } from '../validators.ts'
-import { BOOTSTRAP_FLAG, TESTNET_FLAG } from './bridge-flags.ts'
-import { runProvide } from './provide-impl.ts'
+import { BOOTSTRAP_FLAG, TESTNET_FLAG } from './bridge-flag-specs.ts'
 
 export const provideCommand: Command = {
   name: 'provide',
@@ -29,5 +28,5 @@ export const provideCommand: Command = {
     BOOTSTRAP_FLAG,
     TESTNET_FLAG
   ],
-  run: ctx => runProvide(ctx.options, ctx)
+  run: async ctx => (await import('./provide-impl.ts')).runProvide(ctx.options, ctx)
 }

@@ -1,6 +1,5 @@
 import type { Command } from '../command.ts'
 import { checkMultiaddr, checkPeerId } from '../validators.ts'
-import { runRelay } from './relay-impl.ts'
 
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'] as const
 
@@ -21,5 +20,5 @@ export const relayCommand: Command = {
     { name: 'testnet', type: 'boolean', default: false, configurable: false, description: 'run as a relay of a local testnet: loopback addresses allowed, fast directory sync (set by \'veil testnet\')' },
     { name: 'single-address', type: 'boolean', default: false, description: 'all relays share one address: switch the /16 path rules off (testnets on 127.0.0.1 only)' }
   ],
-  run: ctx => runRelay(ctx.options, ctx)
+  run: async ctx => (await import('./relay-impl.ts')).runRelay(ctx.options, ctx)
 }

@@ -1,6 +1,5 @@
 import type { Command } from '../command.ts'
 import { groupRun } from './group.ts'
-import { runSimRun, runSimSweep, runSimMerge } from './sim-impl.ts'
 
 const run: Command = {
   name: 'run',
@@ -11,7 +10,7 @@ const run: Command = {
     { name: 'seed', type: 'number', integer: true, min: 0, metavar: 'S', description: 'seed (default: the scenario\'s)' },
     { name: 'out', type: 'string', default: 'sim-out', metavar: 'DIR', description: 'output directory' }
   ],
-  run: ctx => runSimRun(ctx.options, ctx)
+  run: async ctx => (await import('./sim-impl.ts')).runSimRun(ctx.options, ctx)
 }
 
 const sweep: Command = {
@@ -26,7 +25,7 @@ const sweep: Command = {
     { name: 'shard', type: 'string', metavar: 'I/N', description: 'run only share I of N (for batch schedulers); combine with \'veil sim merge\'' },
     { name: 'out', type: 'string', default: 'sim-out', metavar: 'DIR', description: 'output directory' }
   ],
-  run: ctx => runSimSweep(ctx.options, ctx)
+  run: async ctx => (await import('./sim-impl.ts')).runSimSweep(ctx.options, ctx)
 }
 
 const merge: Command = {
@@ -37,7 +36,7 @@ const merge: Command = {
   flags: [
     { name: 'out', type: 'string', default: 'sim-out', metavar: 'DIR', description: 'output directory' }
   ],
-  run: ctx => runSimMerge(ctx.options, ctx)
+  run: async ctx => (await import('./sim-impl.ts')).runSimMerge(ctx.options, ctx)
 }
 
 export const simCommand: Command = {

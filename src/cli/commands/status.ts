@@ -1,5 +1,4 @@
 import type { Command } from '../command.ts'
-import { runStatus } from './status-impl.ts'
 import { JSON_FLAG } from './shared.ts'
 
 export const statusCommand: Command = {
@@ -10,5 +9,5 @@ export const statusCommand: Command = {
     { name: 'node', type: 'number', integer: true, min: 0, metavar: 'I', description: 'which relay of the running testnet to ask (from 0)' },
     JSON_FLAG
   ],
-  run: ctx => runStatus(ctx.options, ctx)
+  run: async ctx => (await import('./status-impl.ts')).runStatus(ctx.options, ctx)
 }

@@ -1,5 +1,4 @@
 import type { Command } from '../command.ts'
-import { runTestnet } from './testnet-impl.ts'
 
 export const testnetCommand: Command = {
   name: 'testnet',
@@ -12,5 +11,5 @@ export const testnetCommand: Command = {
     { name: 'single-address', type: 'boolean', default: false, description: 'put every relay on 127.0.0.1 (switches the /16 rules off)' },
     { name: 'base-port', type: 'number', default: 0, integer: true, min: 0, max: 65535, metavar: 'PORT', description: 'first TCP port; 0 lets the OS choose' }
   ],
-  run: ctx => runTestnet(ctx.options, ctx)
+  run: async ctx => (await import('./testnet-impl.ts')).runTestnet(ctx.options, ctx)
 }

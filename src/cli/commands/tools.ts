@@ -1,14 +1,13 @@
 import type { Command } from '../command.ts'
 import { groupRun } from './group.ts'
 import { JSON_FLAG } from './shared.ts'
-import { runToolsAccept, runToolsAdd, runToolsList, runToolsRemove, runToolsSearch } from './tools-impl.ts'
 
 const list: Command = {
   name: 'list',
   summary: 'the providers this data dir\'s bridge serves, and their tools as last fetched',
   dataDir: 'read',
   flags: [JSON_FLAG],
-  run: ctx => runToolsList(ctx.options, ctx)
+  run: async ctx => (await import('./tools-impl.ts')).runToolsList(ctx.options, ctx)
 }
 
 const add: Command = {
@@ -17,7 +16,7 @@ const add: Command = {
   dataDir: 'create',
   positionals: [{ name: 'address', description: 'the provider address (as `veil provide` printed it)' }],
   flags: [{ name: 'tag', type: 'string', configurable: false, metavar: 'TAG', description: 'short prefix for its tool names (1–8 of [a-z0-9])' }],
-  run: ctx => runToolsAdd(ctx.options, ctx)
+  run: async ctx => (await import('./tools-impl.ts')).runToolsAdd(ctx.options, ctx)
 }
 
 const remove: Command = {
@@ -26,7 +25,7 @@ const remove: Command = {
   dataDir: 'read',
   positionals: [{ name: 'tag', description: 'the provider\'s tag or address' }],
   flags: [],
-  run: ctx => runToolsRemove(ctx.options, ctx)
+  run: async ctx => (await import('./tools-impl.ts')).runToolsRemove(ctx.options, ctx)
 }
 
 const accept: Command = {
@@ -35,7 +34,7 @@ const accept: Command = {
   dataDir: 'read',
   positionals: [{ name: 'name', description: 'the exposed tool name (e.g. ex_echo) or address/tool' }],
   flags: [],
-  run: ctx => runToolsAccept(ctx.options, ctx)
+  run: async ctx => (await import('./tools-impl.ts')).runToolsAccept(ctx.options, ctx)
 }
 
 const search: Command = {
@@ -44,7 +43,7 @@ const search: Command = {
   dataDir: 'none',
   positionals: [{ name: 'words', description: 'keywords' }],
   flags: [],
-  run: ctx => runToolsSearch(ctx.options, ctx)
+  run: async ctx => (await import('./tools-impl.ts')).runToolsSearch(ctx.options, ctx)
 }
 
 const subcommands = [list, add, remove, accept, search]
