@@ -1,7 +1,4 @@
 /** Shared helpers for the registry tests: hex, vectors, a seeded Rng, fixtures. */
-import { readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
-import { sha256 } from '@noble/hashes/sha2.js'
 import type { Rng } from '../../src/onion/primitives.ts'
 import { ProviderIdentity } from '../../src/registry/identity.ts'
 import { ExpandedEd25519Key, mlkem768Keygen, x25519 } from '../../src/registry/primitives.ts'
@@ -9,29 +6,9 @@ import type { IntroPointKeys } from '../../src/registry/descriptor.ts'
 import { ClientAuthKey, type AuthorizedClient } from '../../src/registry/client-auth.ts'
 import { testnetPeriods } from '../../src/registry/time.ts'
 
-export const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'))
-export const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
-
-export function loadVectors<T> (path: string): T {
-  return JSON.parse(readFileSync(fileURLToPath(new URL(`../vectors/${path}`, import.meta.url)), 'utf8')) as T
-}
-
-/** Deterministic test Rng: SHA-256(label || counter) blocks. Never for production. */
-export function seededRng (label: string): Rng {
-  let counter = 0
-  let pool = new Uint8Array(0)
-  return (n) => {
-    while (pool.length < n) {
-      const block = sha256(new TextEncoder().encode(`${label}/${counter++}`))
-      const next = new Uint8Array(pool.length + block.length)
-      next.set(pool); next.set(block, pool.length)
-      pool = next
-    }
-    const out = pool.slice(0, n)
-    pool = pool.slice(n)
-    return out
-  }
-}
+// hex, vector loading and the seeded test Rng are the onion tests' (one copy)
+import { seededRng } from '../onion/helpers.ts'
+export { hex, toHex, loadVectors, seededRng } from '../onion/helpers.ts'
 
 /** A one-minute testnet period: tests cross boundaries by moving a number. */
 export const PERIODS = testnetPeriods(3600)
