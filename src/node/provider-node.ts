@@ -259,6 +259,57 @@ class CatalogueTracker {
   }
 }
 
+/** What both provider modes share: the publisher of descriptors for the current catalogue,
+ * the `published` promise, and re-signing + republishing when the wrapped tools change. */
+function startPublishing (o: {
+  id: ProviderIdentity
+  cats: CatalogueTracker
+  params: RegistryParams
+  clock: Clock
+  reg: ReturnType<typeof registryClient>
+  service: ProviderService
+  emit: (e: ProviderNodeEvent) => void
+  isStopped: () => boolean
+  refresh: () => Promise<void>
+  reach: () => Pick<Parameters<typeof buildDescriptor>[1], 'reach' | 'pow'>
+}): { pub: Publisher, published: Promise<void>, rejectPublished: (err: Error) => void, unsubscribe: () => void } {
+  let resolvePublished: () => void = () => {}
+  let rejectPublished: (err: Error) => void = () => {}
+  const published = new Promise<void>((resolve, reject) => { resolvePublished = resolve; rejectPublished = reject })
+  published.catch(() => {})
+  const pub = new Publisher({
+    clock: o.clock,
+    rng: secureRng,
+    params: o.params,
+    build: (period, nowMs) => {
+      const built = o.cats.building()
+      return buildDescriptor(o.id, {
+        nowMs, rng: systemRng, periods: o.params.periods, period, lifetimeSeconds: o.params.lifetimeSeconds,
+        ...o.reach(), catalogue: { digest: built.digest, version: built.serial }
+      })
+    },
+    publish: async (d) => {
+      // the client's directory grows as relays join: refresh it before placing records
+      await o.refresh()
+      return await o.reg.publish(d)
+    },
+    onPublished: (results) => {
+      const ok = results.every(r => r.ok)
+      o.emit({ type: 'published', ok, acknowledged: results.reduce((n, r) => n + r.acknowledged, 0), attempted: results.reduce((n, r) => n + r.attempted, 0), serial: o.cats.built.serial })
+      if (!ok) return
+      resolvePublished()
+      o.cats.acknowledged()
+    },
+    onError: (err) => { o.emit({ type: 'publish-error', message: err instanceof Error ? err.message : String(err) }) }
+  })
+  const unsubscribe = o.service.onToolsChanged(() => {
+    if (o.isStopped()) return
+    o.cats.sign()
+    pub.change()
+  })
+  return { pub, published, rejectPublished, unsubscribe }
+}
+
 export async function startProviderNode (opts: ProviderNodeOptions): Promise<ProviderNode> {
   const clock = opts.clock ?? systemClock
   const testnet = opts.testnet === true
@@ -334,41 +385,12 @@ export async function startProviderNode (opts: ProviderNodeOptions): Promise<Pro
     circuits = await attachCircuits(client, { startManager: false, confirmations })
     const reg = registryClient(client, circuits, { params, clock })
     const relayBytes = relay.peerId.toMultihash().bytes
-    let resolvePublished: () => void = () => {}
-    let rejectPublished: (err: Error) => void = () => {}
-    const published = new Promise<void>((resolve, reject) => { resolvePublished = resolve; rejectPublished = reject })
-    published.catch(() => {})
-    const pub = new Publisher({
-      clock,
-      rng: secureRng,
-      params,
-      build: (period, nowMs) => {
-        const built = cats.building()
-        return buildDescriptor(id, {
-          nowMs, rng: systemRng, periods: params.periods, period, lifetimeSeconds: params.lifetimeSeconds,
-          reach: { mode: 'public', relay: relayBytes }, pow: null, catalogue: { digest: built.digest, version: built.serial }
-        })
-      },
-      publish: async (d) => {
-        // the client's directory grows as relays join: refresh it before placing records
-        await client?.refresh()
-        return await reg.publish(d)
-      },
-      onPublished: (results) => {
-        const ok = results.every(r => r.ok)
-        emit({ type: 'published', ok, acknowledged: results.reduce((n, r) => n + r.acknowledged, 0), attempted: results.reduce((n, r) => n + r.attempted, 0), serial: cats.built.serial })
-        if (!ok) return
-        resolvePublished()
-        cats.acknowledged()
-      },
-      onError: (err) => { emit({ type: 'publish-error', message: err instanceof Error ? err.message : String(err) }) }
+    const { pub, published, rejectPublished, unsubscribe } = startPublishing({
+      id, cats, params, clock, reg, service: opts.service, emit, isStopped: () => stopped,
+      refresh: async () => { await client?.refresh() },
+      reach: () => ({ reach: { mode: 'public', relay: relayBytes }, pow: null })
     })
     publisher = pub
-    const unsubscribe = opts.service.onToolsChanged(() => {
-      if (stopped) return
-      cats.sign()
-      pub.change()
-    })
     await pub.start()
 
     relay.setStatusSection('provider', () => node.status())
@@ -505,40 +527,12 @@ export async function startHiddenProviderNode (opts: HiddenProviderNodeOptions):
     })
     hidden = hs
     await hs.start()
-    let resolvePublished: () => void = () => {}
-    let rejectPublished: (err: Error) => void = () => {}
-    const published = new Promise<void>((resolve, reject) => { resolvePublished = resolve; rejectPublished = reject })
-    published.catch(() => {})
-    const pub = new Publisher({
-      clock,
-      rng: secureRng,
-      params,
-      build: (period, nowMs) => {
-        const built = cats.building()
-        return buildDescriptor(id, {
-          nowMs, rng: systemRng, periods: params.periods, period, lifetimeSeconds: params.lifetimeSeconds,
-          reach: { mode: 'hidden', introPoints: hs.introPointKeys() }, pow: hs.powParams(), catalogue: { digest: built.digest, version: built.serial }
-        })
-      },
-      publish: async (d) => {
-        await client.refresh()
-        return await reg.publish(d)
-      },
-      onPublished: (results) => {
-        const ok = results.every(r => r.ok)
-        emit({ type: 'published', ok, acknowledged: results.reduce((n, r) => n + r.acknowledged, 0), attempted: results.reduce((n, r) => n + r.attempted, 0), serial: cats.built.serial })
-        if (!ok) return
-        resolvePublished()
-        cats.acknowledged()
-      },
-      onError: (err) => { emit({ type: 'publish-error', message: err instanceof Error ? err.message : String(err) }) }
+    const { pub, published, rejectPublished, unsubscribe } = startPublishing({
+      id, cats, params, clock, reg, service: opts.service, emit, isStopped: () => stopped,
+      refresh: async () => { await client.refresh() },
+      reach: () => ({ reach: { mode: 'hidden', introPoints: hs.introPointKeys() }, pow: hs.powParams() })
     })
     publisher = pub
-    const unsubscribe = opts.service.onToolsChanged(() => {
-      if (stopped) return
-      cats.sign()
-      pub.change()
-    })
     await pub.start()
     const c = circuits
     return {
