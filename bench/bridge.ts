@@ -28,7 +28,7 @@ import { fileURLToPath } from 'node:url'
 import { Client } from '@modelcontextprotocol/client'
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio'
 import { startTestnet } from '../src/node/testnet.ts'
-import { percentile, report, round } from './common.ts'
+import { percentile, report, round, veilEnv, firstLine } from './common.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const BIN = join(ROOT, 'bin', 'veil.js')
@@ -46,26 +46,7 @@ const CONCURRENT_MS = 8_000
 if (mode !== 'public' && mode !== 'hidden') { process.stderr.write('bench bridge: --mode must be public or hidden\n'); process.exit(2) }
 const log = (line: string): void => { process.stderr.write(`bench bridge: ${line}\n`) }
 
-const env = (home: string): Record<string, string> => {
-  const out: Record<string, string> = {}
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('VEIL_')) out[k] = v
-  return { ...out, VEIL_HOME: home }
-}
-
-async function firstLine (child: ChildProcess, what: string, ms: number): Promise<string> {
-  let out = ''
-  let err = ''
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => { err = (err + d).slice(-2000) })
-  return await new Promise((resolve, reject) => {
-    const t = setTimeout(() => { reject(new Error(`${what}: no output within ${ms} ms (${err.slice(-300)})`)) }, ms)
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-      out += d
-      const nl = out.indexOf('\n')
-      if (nl !== -1) { clearTimeout(t); resolve(out.slice(0, nl)) }
-    })
-    child.once('exit', (code) => { clearTimeout(t); reject(new Error(`${what} exited (${code}): ${err.slice(-300)}`)) })
-  })
-}
+const env = veilEnv
 
 async function connect (args: string[], home?: string): Promise<Client> {
   const client = new Client({ name: 'bench', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } })

@@ -29,7 +29,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
 import { startTestnet } from '../src/node/testnet.ts'
-import { percentile, report, round, rssMb } from './common.ts'
+import { percentile, report, round, rssMb, veilEnv, firstLine } from './common.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const BIN = join(ROOT, 'bin', 'veil.js')
@@ -49,26 +49,7 @@ const WARMUP_S = arg('warmup', 15)
 const MEASURE_S = arg('seconds', 60)
 const log = (line: string): void => { process.stderr.write(`bench load: ${line}\n`) }
 
-const env = (home: string): Record<string, string> => {
-  const out: Record<string, string> = {}
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('VEIL_')) out[k] = v
-  return { ...out, VEIL_HOME: home }
-}
-
-async function firstLine (child: ChildProcess, what: string, ms: number): Promise<string> {
-  let out = ''
-  let err = ''
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => { err = (err + d).slice(-2000) })
-  return await new Promise((resolve, reject) => {
-    const t = setTimeout(() => { reject(new Error(`${what}: no output within ${ms} ms (${err.slice(-300)})`)) }, ms)
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-      out += d
-      const nl = out.indexOf('\n')
-      if (nl !== -1) { clearTimeout(t); resolve(out.slice(0, nl)) }
-    })
-    child.once('exit', (code) => { clearTimeout(t); reject(new Error(`${what} exited (${code}): ${err.slice(-300)}`)) })
-  })
-}
+const env = veilEnv
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
