@@ -27,7 +27,7 @@ export { startTestnet } from './node/testnet.ts'
 export type { Testnet, TestnetOptions, TestnetInfo } from './node/testnet.ts'
 
 // The anonymous consumer, the bridge and providers on the overlay.
-export { connect, SEARCH_NOT_AVAILABLE, startOverlayBridge, startOverlayProvider, ToolNetworkError } from './bridge/index.ts'
+export { connect, startOverlayBridge, startOverlayProvider, ToolNetworkError } from './bridge/index.ts'
 export type {
   VeilClient, VeilConnectOptions, VeilCallOptions, VeilCallResult, StartOverlayBridgeOptions, RunningOverlayBridge,
   StartOverlayProviderOptions, RunningOverlayProvider, ToolNetworkErrorCode, ProgressUpdate, PrivacyProfile

@@ -36,6 +36,14 @@ export const RESULT_MAX_BYTES = 8 * 1024 * 1024
 /** Search results shown to the model per query. */
 export const SEARCH_RESULTS_MAX = 20
 export const SEARCH_WORDS_MAX_CHARS = 200
+/** Keywords of one query looked up in the index (each costs circuits to two storers). */
+export const SEARCH_MAX_KEYWORDS = 4
+/** Providers found by a search whose catalogues are fetched to check the keyword (each costs a circuit). */
+export const SEARCH_MAX_PROVIDERS = 8
+/** Keywords per provided tool (the registry's tag limit is 32 per record; a provider announces ≤ 32 keywords in all). */
+export const MAX_TOOL_KEYWORDS = 8
+/** A keyword's length (the registry's MAX_KEYWORD_LEN). */
+export const MAX_KEYWORD_CHARS = 64
 
 // ── Calls ──
 /** Per-call timeout, below the 60 s every MCP SDK client uses by default (-32001). */

@@ -15,17 +15,19 @@
  * {@link ToolNetworkError} (`code` says which); a tool's own failure is a result with
  * `isError: true`.
  *
- * Not available yet: `searchTools` (the keyword index is not on the network yet).
+ * `searchTools('weather forecast')` looks the words up in the registry's keyword index
+ * (over circuits; storers learn neither who searched nor, unless they guess it, the
+ * keyword) and returns the tools whose providers' signed catalogues list a searched word.
  */
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { requireBootstrap } from '../node/bootstrap.ts'
 import { startConsumerNode, type ConsumerNode } from '../node/consumer-node.ts'
-import { CALL_TIMEOUT_MS, LIST_TIMEOUT_MS } from './constants.ts'
+import { CALL_TIMEOUT_MS, LIST_TIMEOUT_MS, SEARCH_RESULTS_MAX, SEARCH_WORDS_MAX_CHARS } from './constants.ts'
 import { ToolNetworkError } from './errors.ts'
 import { consumerToolNetwork, type ConsumerToolNetwork } from './overlay.ts'
 import type { NetworkStatus, PrivacyProfile, ProgressUpdate } from './remote.ts'
-import { parseRemoteResult, parseRemoteTool, type SafeTool } from './untrusted.ts'
+import { parseRemoteResult, parseRemoteTool, parseSearchHit, type SafeSearchHit, type SafeTool } from './untrusted.ts'
 
 export interface VeilConnectOptions {
   /** Bootstrap multiaddrs; default: the running testnet of `home` (its testnet.json). */
@@ -56,15 +58,18 @@ export interface VeilClient {
   /** The provider's tools from its verified catalogue (definitions bounded and checked). */
   listTools(address: string, opts?: { signal?: AbortSignal }): Promise<SafeTool[]>
   callTool(address: string, name: string, args?: Record<string, unknown>, opts?: VeilCallOptions): Promise<VeilCallResult>
-  /** Not available yet: throws. */
-  searchTools(words: string): Promise<never>
+  /**
+   * Keyword search in the registry's index: tools whose providers announce one of the
+   * words, each checked against the provider's signed catalogue (only tools whose record
+   * lists a searched keyword come back). Bounded and cleaned like the bridge's hits.
+   */
+  searchTools(words: string, opts?: { signal?: AbortSignal }): Promise<SafeSearchHit[]>
   /** The circuit's relays to a provider this client has open (entry first). */
   pathTo(address: string): readonly string[] | undefined
   status(): NetworkStatus
   close(): Promise<void>
 }
 
-export const SEARCH_NOT_AVAILABLE = 'keyword search is not available yet: the keyword index is not on the network yet; call providers by address'
 
 export async function connect (options: VeilConnectOptions = {}): Promise<VeilClient> {
   const home = options.home ?? process.env.VEIL_HOME ?? join(homedir(), '.veil')
@@ -108,7 +113,10 @@ export async function connect (options: VeilConnectOptions = {}): Promise<VeilCl
       if (!parsed.ok) throw new ToolNetworkError('protocol', parsed.reason)
       return parsed.result
     },
-    searchTools: async () => { throw new ToolNetworkError('unreachable', SEARCH_NOT_AVAILABLE) },
+    searchTools: async (words, opts = {}) => {
+      const hits = await network.searchTools(words.slice(0, SEARCH_WORDS_MAX_CHARS), opts.signal ?? AbortSignal.timeout(LIST_TIMEOUT_MS))
+      return hits.slice(0, 10 * SEARCH_RESULTS_MAX).map(parseSearchHit).filter((h): h is SafeSearchHit => h !== undefined).slice(0, SEARCH_RESULTS_MAX)
+    },
     pathTo: (address) => network.pathOf(address),
     status: () => network.status(),
     close: async () => {

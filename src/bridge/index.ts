@@ -68,7 +68,7 @@ export { overlayToolNetwork } from './overlay-network.ts'
 export type { OverlayToolNetworkOptions, ConnectOptions } from './overlay-network.ts'
 export { startOverlayBridge, startOverlayProvider, providerService, consumerToolNetwork, catalogueTools } from './overlay.ts'
 export type { StartOverlayBridgeOptions, RunningOverlayBridge, StartOverlayProviderOptions, RunningOverlayProvider, RunningPublicOverlayProvider, RunningHiddenOverlayProvider, ConsumerToolNetwork } from './overlay.ts'
-export { connect, SEARCH_NOT_AVAILABLE } from './consumer.ts'
+export { connect } from './consumer.ts'
 export type { VeilClient, VeilConnectOptions, VeilCallOptions, VeilCallResult } from './consumer.ts'
 
 export type BridgeServe =

@@ -20,6 +20,8 @@ import type { OnionStream } from '../onion/index.ts'
 import { startProviderNode, startHiddenProviderNode, type ProviderNode, type HiddenProviderNode, type ProviderNodeOptions, type ProviderService, type ServedToolDefinition } from '../node/provider-node.ts'
 import { startConsumerNode, ProviderLookupError, type ConsumerNode, type ConsumerNodeOptions, type ProviderConnection } from '../node/consumer-node.ts'
 import type { Catalogue } from '../registry/catalogue.ts'
+import { normaliseKeyword } from '../registry/keyword.ts'
+import { SEARCH_MAX_KEYWORDS, SEARCH_MAX_PROVIDERS } from './constants.ts'
 import { ToolNetworkError, errorMessage } from './errors.ts'
 import { overlayToolNetwork } from './overlay-network.ts'
 import { createProvider, type Provider, type ProviderOptions } from './provider.ts'
@@ -46,7 +48,9 @@ export function providerService (provider: Provider): ProviderService {
       inputSchema: { ...t.inputSchema, type: 'object' },
       ...(t.outputSchema !== undefined && { outputSchema: { ...t.outputSchema, type: 'object' } }),
       ...(t.annotations !== undefined && { annotations: t.annotations }),
-      version: t.version
+      version: t.version,
+      tags: t.keywords,
+      listed: t.visibility === 'listed'
     })),
     onToolsChanged: (listener) => provider.onCatalogueChanged(listener),
     serveStream: (stream: OnionStream, ctx) => {
@@ -187,6 +191,47 @@ export function consumerToolNetwork (consumer: ConsumerNode, o: { connectTimeout
     return await p
   }
 
+  /**
+   * Keyword search: each keyword of the query (≤ SEARCH_MAX_KEYWORDS) in the registry's
+   * index (each lookup on circuits of its own, to storers of both placement keys); then
+   * each provider found (≤ SEARCH_MAX_PROVIDERS, most keywords first) is reached, and only
+   * tools whose signed, digest-checked catalogue record lists a searched keyword are
+   * returned — an entry alone proves nothing about the provider's tools.
+   */
+  const searchIndex = async (words: string, signal: AbortSignal): Promise<unknown[]> => {
+    const keywords: string[] = []
+    for (const w of words.split(/\s+/)) {
+      try { const k = normaliseKeyword(w); if (!keywords.includes(k)) keywords.push(k) } catch { /* empty or too long */ }
+    }
+    if (keywords.length === 0) return []
+    await consumer.ready
+    const found = await Promise.all(keywords.slice(0, SEARCH_MAX_KEYWORDS).map(async kw => await consumer.registry.searchKeyword(kw, { signal }).catch(() => undefined)))
+    const byAddress = new Map<string, Set<string>>()
+    for (const r of found) {
+      for (const e of r?.entries ?? []) {
+        let s = byAddress.get(e.summary.address)
+        if (s === undefined) { s = new Set(); byAddress.set(e.summary.address, s) }
+        s.add(r?.keyword ?? '')
+      }
+    }
+    const providers = [...byAddress].sort((a, b) => b[1].size - a[1].size).slice(0, SEARCH_MAX_PROVIDERS)
+    const hits: Array<{ score: number, hit: Record<string, unknown> }> = []
+    await Promise.all(providers.map(async ([address, kws]) => {
+      let cat: Catalogue
+      try { cat = (await connection(address, 'fast', signal)).catalogue } catch { return }
+      const latest = new Map<string, Catalogue['tools'][number]>()
+      for (const t of cat.tools) latest.set(t.definition.name, t) // sorted by (name, version): the last is the highest
+      for (const t of latest.values()) {
+        const tags = new Set(t.tags.map(tag => { try { return normaliseKeyword(tag) } catch { return '' } }))
+        const score = [...kws].filter(k => tags.has(k)).length
+        if (score === 0) continue
+        const d = t.definition
+        hits.push({ score, hit: { address, name: d.name, version: t.version, ...(d.title !== undefined && { title: d.title }), ...(d.description !== undefined && { description: d.description }), verified: true } })
+      }
+    }))
+    return hits.sort((a, b) => b.score - a.score).map(h => h.hit)
+  }
+
   const network = overlayToolNetwork({
     connectTimeoutMs: o.connectTimeoutMs ?? OVERLAY_CONNECT_TIMEOUT_MS,
     connect: async (address, c) => {
@@ -210,6 +255,7 @@ export function consumerToolNetwork (consumer: ConsumerNode, o: { connectTimeout
         throw lookupToNetworkError(err)
       }
     },
+    search: async (words, signal) => await searchIndex(words, signal),
     beforeCall: async (address, profile, signal) => {
       // A new circuit (the provider restarted, or the old circuit broke) read the catalogue
       // afresh: if it differs from what the bridge checked, the bridge must look again.

@@ -23,7 +23,7 @@ import { Client, StreamableHTTPClientTransport, type JSONRPCMessage, type Messag
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio'
 import {
   CALL_TIMEOUT_MS, INVOCATION_LOG_MAX, PROVIDER_CALLS_PER_MINUTE, PROVIDER_MAX_CONCURRENT,
-  RESTART_BACKOFF_MAX_MS, RESTART_BACKOFF_MIN_MS, RESTART_STABLE_MS, WRAPPED_REQUEST_TIMEOUT_MS
+  RESTART_BACKOFF_MAX_MS, RESTART_BACKOFF_MIN_MS, RESTART_STABLE_MS, WRAPPED_REQUEST_TIMEOUT_MS, MAX_TOOL_KEYWORDS, MAX_KEYWORD_CHARS
 } from './constants.ts'
 import { BridgeUsageError, ProviderLimitError, ToolNetworkError, errorMessage } from './errors.ts'
 import type { ProgressUpdate } from './remote.ts'
@@ -39,6 +39,14 @@ export type WrappedServer =
 export interface ProviderToolConfig {
   readonly visibility?: Visibility
   readonly version?: string
+  /** Keywords a listed tool is found by (default: its name and the words in it). */
+  readonly keywords?: readonly string[]
+}
+
+/** Default keywords from a tool name: the name, and its words of ≥ 3 letters ("get_weatherForecast" → get_weatherforecast, get, weather, forecast). */
+export function defaultKeywords (name: string): string[] {
+  const words = name.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(w => w.length >= 3)
+  return [...new Set([name.toLowerCase(), ...words])].slice(0, MAX_TOOL_KEYWORDS)
 }
 
 /** Which protocol era to speak to the wrapped server: probe (`auto`), 2025 only, or 2026-07-28 only. */
@@ -50,6 +58,8 @@ export interface ProviderOptions {
   readonly version?: string
   /** Visibility for every tool without its own (default `listed`). */
   readonly visibility?: Visibility
+  /** Keywords added to every listed tool's own. */
+  readonly keywords?: readonly string[]
   /** Per-tool settings by the wrapped server's tool name. */
   readonly tools?: Readonly<Record<string, ProviderToolConfig>>
   /** If set, only these tools are served at all. */
@@ -81,6 +91,8 @@ export interface CatalogueEntry {
   readonly annotations?: Record<string, unknown>
   readonly version: string
   readonly visibility: Visibility
+  /** What the tool is found by in the keyword index (listed tools; also in its catalogue record's tags). */
+  readonly keywords: readonly string[]
 }
 
 export type InvocationOutcome = 'ok' | 'tool-error' | 'error' | 'cancelled' | 'refused' | 'unknown-tool'
@@ -204,7 +216,8 @@ export function createProvider (options: ProviderOptions): Provider {
         ...(t.outputSchema !== undefined && { outputSchema: t.outputSchema as Record<string, unknown> }),
         ...(t.annotations !== undefined && { annotations: t.annotations as Record<string, unknown> }),
         version: cfg?.version ?? options.version ?? serverVersion ?? '0',
-        visibility
+        visibility,
+        keywords: [...new Set([...(cfg?.keywords ?? defaultKeywords(t.name)), ...(options.keywords ?? [])].map(k => k.trim().toLowerCase()).filter(k => k !== '' && k.length <= MAX_KEYWORD_CHARS))].slice(0, MAX_TOOL_KEYWORDS)
       })
     }
     return out

@@ -50,10 +50,13 @@ import { ProviderIdentity } from '../registry/identity.ts'
 import { signCatalogue } from '../registry/catalogue.ts'
 import { makeToolRecord, type ToolDefinition, type ToolRecord } from '../registry/tool.ts'
 import { buildDescriptor } from '../registry/descriptor.ts'
+import { buildEntry, keywordIndexKey, normaliseKeyword } from '../registry/keyword.ts'
+import { RegistryCallerError } from '../registry/errors.ts'
+import type { EntryToPublish } from '../registry/client.ts'
 import { Publisher } from '../registry/publisher.ts'
 import { parseSemver } from '../registry/semver.ts'
 import { systemRng } from '../registry/primitives.ts'
-import { ED25519_SEED_LEN, MLDSA65_SEED_LEN } from '../registry/constants.ts'
+import { DEFAULT_KEYWORD_EFFORT, ED25519_SEED_LEN, MAX_PROVIDER_KEYWORDS, MAX_SUMMARY_DESCRIPTION, MLDSA65_SEED_LEN } from '../registry/constants.ts'
 import type { RegistryParams } from '../registry/params.ts'
 import type { Json } from '../registry/codec.ts'
 
@@ -72,8 +75,10 @@ export interface ServedToolDefinition {
   readonly outputSchema?: Record<string, unknown>
   readonly annotations?: Record<string, unknown>
   readonly version: string
-  /** Keyword tags (for the keyword index, when it comes). */
+  /** Keywords (the catalogue record's tags). A listed tool is announced under each in the keyword index. */
   readonly tags?: readonly string[]
+  /** Listed: announced in the keyword index. Unlisted tools are served only to callers who know the address. */
+  readonly listed?: boolean
 }
 
 export interface StreamContext {
@@ -100,6 +105,7 @@ export type ProviderNodeEvent =
   | { readonly type: 'publish-error', readonly message: string }
   | { readonly type: 'tool-skipped', readonly name: string, readonly message: string }
   | { readonly type: 'catalogue-signed', readonly serial: number, readonly tools: number }
+  | { readonly type: 'index-published', readonly period: number, readonly entries: number, readonly placed: number }
 
 export interface ProviderNodeOptions {
   readonly dataDir: string
@@ -147,7 +153,48 @@ export interface ProviderNode {
   stop(): Promise<void>
 }
 
-interface Signed { readonly serial: number, readonly bytes: Uint8Array, readonly digest: Uint8Array, readonly tools: number }
+interface Signed {
+  readonly serial: number
+  readonly bytes: Uint8Array
+  readonly digest: Uint8Array
+  readonly tools: number
+  /** Listed tools' records (what the keyword index announces). */
+  readonly listed: readonly ToolRecord[]
+}
+
+/**
+ * The keyword-index entries for one period: per keyword (a listed tool's tags, normalised,
+ * ≤ MAX_PROVIDER_KEYWORDS, first come), one entry announcing the first listed tool that has
+ * it — an entry per publisher key is all a storer keeps, and a client that finds the
+ * provider reads every tool with the keyword from its catalogue.
+ */
+export function buildIndexEntries (id: ProviderIdentity, listed: readonly ToolRecord[], o: { period: number, nowMs: number, params: RegistryParams, effort?: number }): EntryToPublish[] {
+  const byKeyword = new Map<string, ToolRecord>()
+  for (const r of listed) {
+    for (const tag of r.tags) {
+      let kw: string
+      try { kw = normaliseKeyword(tag) } catch { continue }
+      if (!byKeyword.has(kw) && byKeyword.size < MAX_PROVIDER_KEYWORDS) byKeyword.set(kw, r)
+    }
+  }
+  const out: EntryToPublish[] = []
+  for (const [kw, r] of byKeyword) {
+    const line = (r.definition.description ?? r.definition.title ?? '').split('\n')[0].trim()
+    // the one-line description, shortened (whole code points) until the summary fits an entry
+    let bytes: Uint8Array | undefined
+    for (const max of [MAX_SUMMARY_DESCRIPTION, 80, 40, 0]) {
+      let description = ''
+      for (const ch of line) { if (description.length + ch.length > max) break; description += ch }
+      const summary = { toolName: r.definition.name, version: r.version, fingerprint: r.fingerprint, description, address: id.address.text }
+      try {
+        bytes = buildEntry(id, kw, summary, { nowMs: o.nowMs, periods: o.params.periods, period: o.period, rng: systemRng, effort: o.effort ?? DEFAULT_KEYWORD_EFFORT, lifetimeSeconds: o.params.lifetimeSeconds })
+        break
+      } catch (err) { if (!(err instanceof RegistryCallerError)) throw err }
+    }
+    if (bytes !== undefined) out.push({ indexKey: keywordIndexKey(kw, o.period), bytes })
+  }
+  return out
+}
 
 /** Load the provider identity from `dataDir/provider.key`, creating it on first start (0600, atomic). */
 export async function loadOrCreateProviderIdentity (dataDir: string): Promise<ProviderIdentity> {
@@ -242,12 +289,15 @@ class CatalogueTracker {
     this.#serial = Math.max(this.#serial + 1, Math.floor(clock.now() / 1000))
     const serial = this.#serial
     const records: ToolRecord[] = []
+    const listed: ToolRecord[] = []
     const seen = new Set<string>()
     for (const t of this.#service.tools()) {
       try {
         const version = registryVersion(t.version)
         if (seen.has(`${t.name}@${version}`)) throw new Error('duplicate name and version')
-        records.push(makeToolRecord(toDefinition(t), version, t.tags ?? [], address))
+        const record = makeToolRecord(toDefinition(t), version, t.tags ?? [], address)
+        records.push(record)
+        if (t.listed === true) listed.push(record)
         seen.add(`${t.name}@${version}`)
       } catch (err) {
         this.#emit({ type: 'tool-skipped', name: t.name.slice(0, 128), message: err instanceof Error ? err.message : String(err) })
@@ -255,7 +305,7 @@ class CatalogueTracker {
     }
     const c = signCatalogue(this.#id, { provider: address, serial, issuedAt: Math.floor(clock.now() / 1000), tools: records }, systemRng)
     this.#emit({ type: 'catalogue-signed', serial, tools: records.length })
-    return { serial, bytes: c.bytes, digest: c.digest, tools: records.length }
+    return { serial, bytes: c.bytes, digest: c.digest, tools: records.length, listed }
   }
 }
 
@@ -291,7 +341,14 @@ function startPublishing (o: {
     publish: async (d) => {
       // the client's directory grows as relays join: refresh it before placing records
       await o.refresh()
-      return await o.reg.publish(d)
+      const result = await o.reg.publish(d)
+      // the keyword index: the listed tools of the catalogue this descriptor carries
+      const entries = buildIndexEntries(o.id, o.cats.built.listed, { period: d.period, nowMs: o.clock.now(), params: o.params })
+      if (entries.length > 0) {
+        const r = await o.reg.publishEntries(entries)
+        o.emit({ type: 'index-published', period: d.period, entries: r.entries, placed: r.placed })
+      }
+      return result
     },
     onPublished: (results) => {
       const ok = results.every(r => r.ok)

@@ -37,8 +37,9 @@ import type { ClientNode } from './client.ts'
 import { base32Decode, base32Encode } from '../registry/base32.ts'
 import {
   RELAY_REGISTRY_FETCH, RELAY_REGISTRY_STORE, RELAY_ESTABLISH_INTRO, RELAY_INTRODUCE1, RELAY_INTRO_CREDIT, RELAY_ESTABLISH_RENDEZVOUS,
-  RELAY_RENDEZVOUS1, RELAY_RV_DATA, RELAY_RV_CREDIT, RELAY_RV_SENDME, RELAY_RV_CLOSE
+  RELAY_RENDEZVOUS1, RELAY_RV_DATA, RELAY_RV_CREDIT, RELAY_RV_SENDME, RELAY_RV_CLOSE, RELAY_REGISTRY_STORE_ENTRY, RELAY_REGISTRY_FETCH_ENTRIES
 } from '../registry/constants.ts'
+import { IndexStorer, type IndexStorerLimits } from '../registry/index-store.ts'
 import { IntroPointService } from '../registry/intro-point.ts'
 import { RendezvousPointService } from '../registry/rendezvous-point.ts'
 import type { HiddenNetwork } from '../registry/hs-paths.ts'
@@ -102,6 +103,8 @@ export function dhtRecordStore (ds: Datastore): RecordStore {
 export interface RegistryRelayOptions {
   params?: RegistryParams
   limits?: Partial<StorerLimits>
+  /** The keyword index's limits at this storer. */
+  indexLimits?: Partial<IndexStorerLimits>
   clock?: Clock
   /** Another record store (tests); default: the relay's kad-dht store. */
   store?: RecordStore
@@ -109,6 +112,8 @@ export interface RegistryRelayOptions {
 
 export interface RegistryRelay {
   readonly storer: Storer
+  /** The keyword index's entry sets held here (memory only). */
+  readonly index: IndexStorer
   /** This relay as an introduction point and as a rendezvous point (hidden providers). */
   readonly intro: IntroPointService
   readonly rendezvous: RendezvousPointService
@@ -128,6 +133,9 @@ export async function attachRegistryRelay (relay: RelayNode, onion: OnionRelay, 
   await storer.load()
   onion.commands.register(RELAY_REGISTRY_STORE, async (ctx, cell) => { await storer.onStore(ctx, cell.data) })
   onion.commands.register(RELAY_REGISTRY_FETCH, async (ctx, cell) => { await storer.onFetch(ctx, cell.data) })
+  const index = new IndexStorer({ clock, periods: params.periods, limits: o.indexLimits })
+  onion.commands.register(RELAY_REGISTRY_STORE_ENTRY, (ctx, cell) => { index.onStoreEntry(ctx, cell.data) })
+  onion.commands.register(RELAY_REGISTRY_FETCH_ENTRIES, (ctx, cell) => { index.onFetchEntries(ctx, cell.data) })
   // introduction and rendezvous: synchronous handlers (a circuit's cells are handled in order)
   const intro = new IntroPointService({ clock })
   const rendezvous = new RendezvousPointService({ clock })
@@ -141,15 +149,18 @@ export async function attachRegistryRelay (relay: RelayNode, onion: OnionRelay, 
   onion.commands.register(RELAY_RV_SENDME, (ctx) => { rendezvous.onSendme(ctx) })
   onion.commands.register(RELAY_RV_CLOSE, (ctx) => { rendezvous.onClose(ctx) })
   relay.setStatusSection('registry', () => ({
-    limits: storer.limits, ...structuredClone(storer.counters), intro: { ...intro.counters, points: intro.size }, rendezvous: { ...rendezvous.counters, circuits: rendezvous.size }
+    limits: storer.limits, ...structuredClone(storer.counters), index: { limits: index.limits, ...structuredClone(index.counters) }, intro: { ...intro.counters, points: intro.size }, rendezvous: { ...rendezvous.counters, circuits: rendezvous.size }
   }))
   return {
     storer,
+    index,
     intro,
     rendezvous,
     stop: () => {
       onion.commands.unregister(RELAY_REGISTRY_STORE)
       onion.commands.unregister(RELAY_REGISTRY_FETCH)
+      onion.commands.unregister(RELAY_REGISTRY_STORE_ENTRY)
+      onion.commands.unregister(RELAY_REGISTRY_FETCH_ENTRIES)
       for (const c of HS_RELAY_COMMANDS) onion.commands.unregister(c)
     }
   }

@@ -23,7 +23,10 @@ import { RegistryCallerError, RegistryError, InvalidDescriptorError } from './er
 import { parseAddress, type ProviderAddress } from './identity.ts'
 import { blindedKeyForPeriod } from './blinding.ts'
 import { descriptorDhtKey, openDescriptor, storageKey, type BuiltDescriptor, type OpenedDescriptor, type OpenOptions } from './descriptor.ts'
-import { DESCRIPTOR_REPLICAS, MAX_DESCRIPTOR } from './constants.ts'
+import { DESCRIPTOR_REPLICAS, KEYWORD_REPLICAS, MAX_DESCRIPTOR } from './constants.ts'
+import { InvalidEntryError } from './errors.ts'
+import { keywordDhtKey, keywordIndexKey, normaliseKeyword, openEntry, type OpenedEntry } from './keyword.ts'
+import { fetchEntries, storeEntry } from './index-store.ts'
 import { periodAt } from './time.ts'
 import { storersFor, type StorerCandidate } from './placement.ts'
 import { StoreChannel, StoreStatus, statusName } from './store.ts'
@@ -67,6 +70,35 @@ export interface FetchResult {
   readonly storer: string
   /** Circuits built for this lookup. */
   readonly attempts: number
+}
+
+/** One index entry to publish: where (index key) and what (buildEntry's bytes). */
+export interface EntryToPublish { readonly indexKey: Uint8Array, readonly bytes: Uint8Array }
+
+export interface EntriesPublishResult {
+  readonly entries: number
+  /** Entries that ≥ half of their storers acknowledged. */
+  readonly placed: number
+  readonly ok: boolean
+  /** Per storer: how many entries it acknowledged, or the error. */
+  readonly results: ReadonlyArray<{ storer: string, sent: number, acknowledged: number, error?: string }>
+}
+
+export interface KeywordSearchResult {
+  readonly keyword: string
+  readonly period: number
+  /** Entries that opened (signature, work, expiry, blinding to the named address): one per address and tool, newest revision. */
+  readonly entries: readonly OpenedEntry[]
+  readonly storersAsked: number
+  readonly storersAnswered: number
+  /** Entries a storer served that did not open (junk, forgeries). */
+  readonly invalid: number
+}
+
+/** The placement keys of an index key: KEYWORD_REPLICAS storer sets, as a descriptor's replicas. */
+export function keywordPlacementKeys (indexKey: Uint8Array): Uint8Array[] {
+  const base = keywordDhtKey(indexKey)
+  return Array.from({ length: KEYWORD_REPLICAS }, (_, r) => { const k = new Uint8Array(base.length + 1); k.set(base); k[base.length] = r; return k })
 }
 
 export class RegistryLookupError extends RegistryError {
@@ -139,6 +171,86 @@ export class RegistryClient {
       ok: results.length > 0 && acknowledged * 2 >= results.length,
       results: results.map(({ storer, replica, result }) => ({ storer, replica, result }))
     }
+  }
+
+  /**
+   * Send index entries to their storers: every storer of every placement key, one circuit
+   * per storer carrying all the entries it should hold.
+   */
+  async publishEntries (entries: readonly EntryToPublish[], opts: { signal?: AbortSignal } = {}): Promise<EntriesPublishResult> {
+    const byStorer = new Map<string, number[]>()
+    const storersOf: number[] = []
+    entries.forEach((e, i) => {
+      const placed = new Set(this.storers(keywordPlacementKeys(e.indexKey)).flat())
+      storersOf[i] = placed.size
+      for (const s of placed) { let l = byStorer.get(s); if (l === undefined) { l = []; byStorer.set(s, l) } l.push(i) }
+    })
+    const acks = new Array<number>(entries.length).fill(0)
+    const results = await Promise.all([...byStorer].map(async ([storer, idx]) => {
+      let circuit: Circuit | undefined
+      let acknowledged = 0
+      try {
+        circuit = await this.circuitTo(storer, opts.signal)
+        const ch = new StoreChannel(circuit)
+        const statuses = await Promise.all(idx.map(async i => await storeEntry(ch, entries[i].indexKey, entries[i].bytes, { signal: opts.signal })))
+        statuses.forEach((st, j) => { if (st === StoreStatus.OK || st === StoreStatus.STALE) { acks[idx[j]]++; acknowledged++ } })
+        return { storer, sent: idx.length, acknowledged }
+      } catch (err) {
+        return { storer, sent: idx.length, acknowledged, error: err instanceof Error ? err.message : String(err) }
+      } finally { circuit?.destroy() }
+    }))
+    const placed = acks.filter((a, i) => storersOf[i] > 0 && a * 2 >= storersOf[i]).length
+    return { entries: entries.length, placed, ok: placed === entries.length, results }
+  }
+
+  /**
+   * Who announces `keyword`: per placement key a random one of its first 3 storers (in
+   * parallel, each on its own circuit), every entry it holds, opened with the keyword.
+   * Period p, then p+1 when p finds nothing (providers publish ahead). The caller still
+   * checks each provider's catalogue lists the keyword before showing it.
+   */
+  async searchKeyword (keyword: string, opts: { signal?: AbortSignal } = {}): Promise<KeywordSearchResult> {
+    const kw = normaliseKeyword(keyword)
+    const { periods } = this.#o.params
+    const p = periodAt(this.#o.clock.now(), periods)
+    let asked = 0
+    let answered = 0
+    let invalid = 0
+    for (const period of [p, p + 1]) {
+      const indexKey = keywordIndexKey(kw, period)
+      const chosen = this.fetchOrder(this.storers(keywordPlacementKeys(indexKey))).slice(0, KEYWORD_REPLICAS)
+      const raw = await Promise.all(chosen.map(async ({ storer }) => {
+        asked++
+        let circuit: Circuit | undefined
+        try {
+          circuit = await this.circuitTo(storer, opts.signal)
+          const got = await fetchEntries(new StoreChannel(circuit), indexKey, { signal: opts.signal ?? AbortSignal.timeout(15_000) })
+          answered++
+          return got
+        } catch { return [] } finally { circuit?.destroy() }
+      }))
+      const best = new Map<string, OpenedEntry>()
+      const seen = new Set<string>()
+      for (const bytes of raw.flat()) {
+        const hex = Buffer.from(bytes).toString('hex')
+        if (seen.has(hex)) continue
+        seen.add(hex)
+        let e: OpenedEntry
+        try { e = openEntry(kw, period, bytes, this.#o.clock.now(), periods) } catch (err) {
+          if (!(err instanceof InvalidEntryError)) throw err
+          invalid++
+          continue
+        }
+        const k = `${e.summary.address}/${e.summary.toolName}`
+        const old = best.get(k)
+        if (old === undefined || e.revision > old.revision) best.set(k, e)
+      }
+      if (best.size > 0 || period === p + 1) {
+        const entries = [...best.values()].sort((a, b) => b.effort - a.effort || (a.summary.address < b.summary.address ? -1 : 1))
+        return { keyword: kw, period, entries, storersAsked: asked, storersAnswered: answered, invalid }
+      }
+    }
+    return { keyword: kw, period: p, entries: [], storersAsked: asked, storersAnswered: answered, invalid }
   }
 
   /** The order in which to ask a period's storers: per replica, a random one of the first 3, then the rest. */

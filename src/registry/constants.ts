@@ -226,6 +226,37 @@ export const DEFAULT_MAX_FETCHES_PER_CIRCUIT = 64
 export const DEFAULT_MAX_RECORDS_PER_NAMESPACE = 10_000
 
 // ---------------------------------------------------------------------------
+// STORE_ENTRY / FETCH_ENTRIES relay commands: the keyword index (index-store.ts)
+// ---------------------------------------------------------------------------
+
+/** client → storer: reqId u16 | indexKey (32) | entry. */
+export const RELAY_REGISTRY_STORE_ENTRY = 98
+/** storer → client: reqId u16 | status u8 (the STORED layout). */
+export const RELAY_REGISTRY_STORED_ENTRY = 99
+/** client → storer: reqId u16 | offset u16 | indexKey (32). */
+export const RELAY_REGISTRY_FETCH_ENTRIES = 100
+/** storer → client: reqId u16 | status u8 | last u8 | total u16 | next u16 | count u8 | count × (len u16 | entry). */
+export const RELAY_REGISTRY_ENTRIES = 101
+/** ENTRIES header: reqId | status | last | total | next | count. */
+export const ENTRIES_HEADER_LEN = REQUEST_ID_LEN + 1 + 1 + 2 + 2 + 1
+/** Placement keys per index key (like a descriptor's replicas: different storer sets). */
+export const KEYWORD_REPLICAS = 2
+/** Index-entry STOREs on one circuit: a provider sends all its entries for one storer on one circuit. */
+export const DEFAULT_MAX_ENTRY_STORES_PER_CIRCUIT = 64
+/** Index-entry STOREs per second at one relay (token bucket, burst = one second's worth). */
+export const DEFAULT_MAX_ENTRY_STORES_PER_SECOND = 200
+/** Index keys one storer holds (its "records per namespace" for the keyword index). */
+export const DEFAULT_MAX_INDEX_KEYS = 4096
+/** Entries one storer holds over all keys (≈ 700 bytes each: ≈ 45 MB). Over it, the weakest entry anywhere is evicted. */
+export const DEFAULT_MAX_INDEX_ENTRIES = 65_536
+/** Index-entry FETCH pages on one circuit (256 entries are ≤ 6 pages). */
+export const DEFAULT_MAX_ENTRY_FETCHES_PER_CIRCUIT = 32
+/** A provider's work per index entry (leading zero bits; ≈ 4,096 hashes, a few ms). Junk must beat it to evict it. */
+export const DEFAULT_KEYWORD_EFFORT = 12
+/** Keywords one provider announces per period (each entry costs proof-of-work). */
+export const MAX_PROVIDER_KEYWORDS = 32
+
+// ---------------------------------------------------------------------------
 // Hidden providers: introduction and rendezvous (rend-spec-v3 §3–4; hs-codec.ts)
 // ---------------------------------------------------------------------------
 

@@ -278,6 +278,21 @@ export class EntrySet {
     return 'evicted-other'
   }
 
+  /** The entry the next eviction would drop (lowest effort, then earliest expiry). */
+  weakest (): { readonly publisher: string, readonly effort: number, readonly expiry: number } | undefined {
+    let weakest: Held | undefined
+    for (const h of this.#byPublisher.values()) {
+      if (weakest === undefined || h.effort < weakest.effort || (h.effort === weakest.effort && h.expiry < weakest.expiry)) weakest = h
+    }
+    return weakest === undefined ? undefined : { publisher: weakest.publisher, effort: weakest.effort, expiry: weakest.expiry }
+  }
+
+  /** Whether this publisher key (hex) holds an entry here. */
+  has (publisher: string): boolean { return this.#byPublisher.has(publisher) }
+
+  /** Drop one publisher's entry (a storer's global eviction). */
+  remove (publisher: string): boolean { return this.#byPublisher.delete(publisher) }
+
   /** Entries in a stable order (effort descending, then publisher key), from `offset`. */
   page (offset: number, limit: number): { entries: Uint8Array[], next: number | undefined } {
     if (!Number.isInteger(offset) || offset < 0 || !Number.isInteger(limit) || limit < 1) throw new RegistryCallerError('bad page')

@@ -38,7 +38,7 @@ import { MAX_EXTENSION_REPLY_CELLS, RELAY_DATA_MAX } from '../onion/constants.ts
 import {
   DEFAULT_MAX_FETCHES_PER_CIRCUIT, DEFAULT_MAX_RECORDS_PER_NAMESPACE, DEFAULT_MAX_STORES_PER_CIRCUIT, DEFAULT_MAX_STORES_PER_SECOND,
   FETCHED_HEADER_LEN, MAX_DESCRIPTOR, MAX_STORE_KEY_LEN, RELAY_REGISTRY_FETCH, RELAY_REGISTRY_FETCHED, RELAY_REGISTRY_STORE,
-  RELAY_REGISTRY_STORED, REQUEST_ID_LEN, STORE_CHUNK_HEADER_LEN, STORE_KEY_LENGTH_LEN, STORED_LEN, TRANSFER_LENGTH_LEN, TRANSFER_OFFSET_LEN
+  RELAY_REGISTRY_STORED, RELAY_REGISTRY_STORED_ENTRY, RELAY_REGISTRY_ENTRIES, REQUEST_ID_LEN, STORE_CHUNK_HEADER_LEN, STORE_KEY_LENGTH_LEN, STORED_LEN, TRANSFER_LENGTH_LEN, TRANSFER_OFFSET_LEN
 } from './constants.ts'
 import { RegistryCallerError, RegistryError } from './errors.ts'
 
@@ -78,7 +78,9 @@ export const StoreStatus = Object.freeze({
   UNKNOWN_NAMESPACE: 7,
   /** The request itself was malformed (bad chunk order, bad key). */
   MALFORMED: 8,
-  INTERNAL: 9
+  INTERNAL: 9,
+  /** (Index entries) the set, or the storer's memory, is full of entries with at least this much work. */
+  LOW_EFFORT: 10
 } as const)
 export type StoreStatusCode = typeof StoreStatus[keyof typeof StoreStatus]
 const STATUS_NAMES = Object.fromEntries(Object.entries(StoreStatus).map(([k, v]) => [v, k.toLowerCase()])) as Record<number, string>
@@ -269,6 +271,56 @@ export interface StorerContext {
 
 interface CircuitState { stores: number, fetches: number, lastUsed: number, transfer: { reqId: number, total: number, parts: Uint8Array[], got: number } | undefined }
 
+/**
+ * Per-circuit state at a storer, bounded: at most MAX_TRACKED_CIRCUITS entries; idle ones
+ * (CIRCUIT_STATE_IDLE_MS) are forgotten when room is needed; when full of live ones a new
+ * circuit gets nothing (fail closed: the caller refuses its request).
+ */
+export class CircuitStates<S extends { lastUsed: number }> {
+  readonly #clock: Clock
+  readonly #make: (now: number) => S
+  readonly #states = new Map<string, S>()
+  constructor (clock: Clock, make: (now: number) => S) { this.#clock = clock; this.#make = make }
+
+  get (key: string): S | undefined {
+    const now = this.#clock.now()
+    let s = this.#states.get(key)
+    if (s === undefined) {
+      if (this.#states.size >= MAX_TRACKED_CIRCUITS) {
+        for (const [k, v] of this.#states) if (now - v.lastUsed > CIRCUIT_STATE_IDLE_MS) this.#states.delete(k)
+        if (this.#states.size >= MAX_TRACKED_CIRCUITS) return undefined
+      }
+      s = this.#make(now)
+      this.#states.set(key, s)
+    }
+    s.lastUsed = now
+    return s
+  }
+}
+
+/** A token bucket of `rate` per second, holding at most one second's worth. */
+export class TokenBucket {
+  readonly #clock: Clock
+  readonly #rate: number
+  #tokens: number
+  #refilledAt: number
+  constructor (clock: Clock, ratePerSecond: number) {
+    this.#clock = clock
+    this.#rate = ratePerSecond
+    this.#tokens = ratePerSecond
+    this.#refilledAt = clock.now()
+  }
+
+  take (): boolean {
+    const now = this.#clock.now()
+    this.#tokens = Math.min(this.#rate, this.#tokens + (now - this.#refilledAt) * this.#rate / 1000)
+    this.#refilledAt = now
+    if (this.#tokens < 1) return false
+    this.#tokens -= 1
+    return true
+  }
+}
+
 const hexOf = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
 
 /**
@@ -284,9 +336,8 @@ export class Storer {
   readonly counters: StorerCounters = { storesAccepted: 0, storesRejected: {}, fetches: 0, fetchHits: 0, fetchMisses: 0, fetchesRejected: {}, evictions: 0, records: {} }
   /** namespace → key hex → expiry (Unix s). */
   readonly #index = new Map<string, Map<string, { key: Uint8Array, expiry: number }>>()
-  readonly #circuits = new Map<string, CircuitState>()
-  #tokens: number
-  #refilledAt: number
+  readonly #circuits: CircuitStates<CircuitState>
+  readonly #bucket: TokenBucket
   /** Writes are serialised so the selector sees the record the previous STORE left. */
   #writes: Promise<void> = Promise.resolve()
 
@@ -295,8 +346,8 @@ export class Storer {
     this.#rules = new Map(Object.entries(o.namespaces))
     this.#clock = o.clock
     this.limits = Object.freeze({ ...DEFAULT_STORER_LIMITS, ...o.limits })
-    this.#tokens = this.limits.maxStoresPerSecond
-    this.#refilledAt = o.clock.now()
+    this.#circuits = new CircuitStates(o.clock, (now) => ({ stores: 0, fetches: 0, lastUsed: now, transfer: undefined }))
+    this.#bucket = new TokenBucket(o.clock, this.limits.maxStoresPerSecond)
     for (const ns of this.#rules.keys()) this.counters.records[ns] = 0
   }
 
@@ -324,31 +375,6 @@ export class Storer {
     this.counters[which][name] = (this.counters[which][name] ?? 0) + 1
   }
 
-  #circuit (key: string): CircuitState | undefined {
-    const now = this.#clock.now()
-    let s = this.#circuits.get(key)
-    if (s === undefined) {
-      if (this.#circuits.size >= MAX_TRACKED_CIRCUITS) {
-        for (const [k, v] of this.#circuits) if (now - v.lastUsed > CIRCUIT_STATE_IDLE_MS) this.#circuits.delete(k)
-        if (this.#circuits.size >= MAX_TRACKED_CIRCUITS) return undefined // fail closed
-      }
-      s = { stores: 0, fetches: 0, lastUsed: now, transfer: undefined }
-      this.#circuits.set(key, s)
-    }
-    s.lastUsed = now
-    return s
-  }
-
-  #takeToken (): boolean {
-    const now = this.#clock.now()
-    const rate = this.limits.maxStoresPerSecond
-    this.#tokens = Math.min(rate, this.#tokens + (now - this.#refilledAt) * rate / 1000)
-    this.#refilledAt = now
-    if (this.#tokens < 1) return false
-    this.#tokens -= 1
-    return true
-  }
-
   /** One STORE cell. */
   async onStore (ctx: StorerContext, data: Uint8Array): Promise<void> {
     const chunk = decodeStoreChunk(data)
@@ -359,12 +385,12 @@ export class Storer {
     }
     if (chunk === undefined) { answer(0, StoreStatus.MALFORMED); return }
     if (!ctx.lastHop) { answer(chunk.reqId, StoreStatus.NOT_LAST_HOP); return }
-    const st = this.#circuit(ctx.circuitKey)
+    const st = this.#circuits.get(ctx.circuitKey)
     if (st === undefined) { answer(chunk.reqId, StoreStatus.RATE_LIMITED); return }
     if (chunk.offset === 0) {
       if (st.transfer !== undefined) { st.transfer = undefined; answer(chunk.reqId, StoreStatus.MALFORMED); return }
       if (chunk.total > STORE_KEY_LENGTH_LEN + MAX_STORE_KEY_LEN + this.limits.maxStoreBytes) { answer(chunk.reqId, StoreStatus.TOO_LARGE); return }
-      if (st.stores >= this.limits.maxStoresPerCircuit || !this.#takeToken()) { answer(chunk.reqId, StoreStatus.RATE_LIMITED); return }
+      if (st.stores >= this.limits.maxStoresPerCircuit || !this.#bucket.take()) { answer(chunk.reqId, StoreStatus.RATE_LIMITED); return }
       st.stores++
       st.transfer = { reqId: chunk.reqId, total: chunk.total, parts: [], got: 0 }
     }
@@ -437,7 +463,7 @@ export class Storer {
     }
     if (req === undefined) { refuse(0, StoreStatus.MALFORMED); return }
     if (!ctx.lastHop) { refuse(req.reqId, StoreStatus.NOT_LAST_HOP); return }
-    const st = this.#circuit(ctx.circuitKey)
+    const st = this.#circuits.get(ctx.circuitKey)
     if (st === undefined || st.fetches >= this.limits.maxFetchesPerCircuit) { refuse(req.reqId, StoreStatus.RATE_LIMITED); return }
     st.fetches++
     this.counters.fetches++
@@ -475,6 +501,8 @@ export class Storer {
 // ---------------------------------------------------------------------------
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 15_000
+/** The storer's answers a StoreChannel routes by request id (records, and index entries: index-store.ts). */
+const REPLY_COMMANDS: ReadonlySet<number> = new Set([RELAY_REGISTRY_STORED, RELAY_REGISTRY_FETCHED, RELAY_REGISTRY_STORED_ENTRY, RELAY_REGISTRY_ENTRIES])
 
 /**
  * The registry's use of one circuit: STORE and FETCH to its last hop. Takes over
@@ -490,7 +518,7 @@ export class StoreChannel {
     this.circuit = circuit
     const last = (): number => circuit.hops - 1
     circuit.onCommand = (hop, cell) => {
-      if (hop !== last() || (cell.command !== RELAY_REGISTRY_STORED && cell.command !== RELAY_REGISTRY_FETCHED)) return
+      if (hop !== last() || !REPLY_COMMANDS.has(cell.command)) return
       const reqId = cell.data.length >= REQUEST_ID_LEN ? view(cell.data).getUint16(0) : -1
       this.#pending.get(reqId)?.(cell.data, cell.command)
     }
@@ -517,6 +545,19 @@ export class StoreChannel {
       offClose = this.circuit.onClose((err) => { fail(err) })
       if (settled) offClose()
     })
+  }
+
+  /**
+   * One request to the last hop: `send(reqId)` sends its cell(s); `on` sees every answer
+   * cell carrying that request id until it calls `done` or `fail` (or `signal` aborts, or
+   * the circuit closes). For other request kinds built on this channel (index-store.ts).
+   */
+  async exchange<T> (signal: AbortSignal, send: (reqId: number) => void, on: (data: Uint8Array, command: number, done: (v: T) => void, fail: (e: Error) => void) => void): Promise<T> {
+    const reqId = this.#id()
+    const local = new AbortController()
+    const p = this.#wait<T>(reqId, AbortSignal.any([signal, local.signal]), on)
+    try { send(reqId) } catch (err) { p.catch(() => {}); local.abort(); throw err }
+    return p
   }
 
   /** STORE one record; resolves with the storer's status (OK, STALE, …). */

@@ -93,6 +93,19 @@ describe('bridge → overlay → public provider', { timeout: 90_000 }, () => {
     expect(p.node.status().streamsServed).toBe(1)
   })
 
+  it('veil_search_tools finds the provider\'s listed tools by keyword through the index, verified against its catalogue', async () => {
+    const client = mcp as Client
+    const p = provider as RunningPublicOverlayProvider
+    const search = async (query: string): Promise<{ network: Array<{ address: string, name: string, verified: string }> }> => {
+      const r = await client.request({ method: 'tools/call', params: { name: 'veil_search_tools', arguments: { query } } })
+      return r.structuredContent as { network: Array<{ address: string, name: string, verified: string }> }
+    }
+    const hits = (await search('Echo')).network
+    expect(hits).toContainEqual(expect.objectContaining({ address: p.address, name: 'echo', verified: 'verified' }))
+    expect(hits.every(h => h.address === p.address)).toBe(true)
+    expect((await search('no-such-keyword-anywhere')).network).toEqual([])
+  })
+
   it('the wrapped server gains a tool: republished, re-signed, list_changed reaches the MCP client', async () => {
     const client = mcp as Client
     const p = provider as RunningPublicOverlayProvider

@@ -313,6 +313,26 @@ describe('veil bridge --stdio and --http on a testnet, with a veil provide proce
     expect(noNetwork.stderr).toMatch(/^veil: no bootstrap peers/)
   })
 
+  it('veil tools search: listed tools by keyword through the index, one per line; exit 4 when none; 2 without words', async () => {
+    const env = { VEIL_HOME: homes[6].path }
+    const [found, json, none, noWords] = await Promise.all([
+      runVeil(['tools', 'search', 'echo', ...bootArgs], env, 45_000),
+      runVeil(['tools', 'search', 'ECHO slow', '--json', ...bootArgs], env, 45_000),
+      runVeil(['tools', 'search', 'no-such-keyword-anywhere', ...bootArgs], env, 45_000),
+      runVeil(['tools', 'search'], env, 20_000)
+    ])
+    expect(found.code, found.stderr).toBe(0)
+    expect(found.stdout.split('\n')[0]).toMatch(new RegExp(`^${address}/echo@\\S+`))
+    expect(json.code, json.stderr).toBe(0)
+    const hits = JSON.parse(json.stdout) as Array<{ address: string, name: string, verified: boolean }>
+    expect(hits.map(h => h.name).sort()).toEqual(['echo', 'slow'])
+    expect(hits.every(h => h.address === address && h.verified)).toBe(true)
+    expect(none.code).toBe(4)
+    expect(none.stdout).toBe('')
+    expect(noWords.code).toBe(2)
+    expect(noWords.stderr.trim().split('\n')).toHaveLength(1)
+  })
+
   it('a bridge with no reachable relay answers tools/list within 1 s, from its cached catalogue', async () => {
     const home = homes[7].path
     mkdirSync(join(home, 'bridge'), { recursive: true })

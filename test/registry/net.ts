@@ -11,6 +11,7 @@ import { attachRegistryRelay, registryClient, registryDhtNamespaces, type Regist
 import type { RegistryClient } from '../../src/registry/client.ts'
 import type { RegistryParams } from '../../src/registry/params.ts'
 import type { StorerLimits } from '../../src/registry/store.ts'
+import type { IndexStorerLimits } from '../../src/registry/index-store.ts'
 import { systemClock } from '../../src/overlay/index.ts'
 import { tempHome } from '../overlay/helpers.ts'
 
@@ -32,7 +33,7 @@ export async function until (cond: () => boolean, ms: number, what: string): Pro
   }
 }
 
-export async function startRegistryNet (n: number, params: RegistryParams, o: { limits?: Partial<StorerLimits>, readyMs?: number } = {}): Promise<RegistryNet> {
+export async function startRegistryNet (n: number, params: RegistryParams, o: { limits?: Partial<StorerLimits>, indexLimits?: Partial<IndexStorerLimits>, readyMs?: number } = {}): Promise<RegistryNet> {
   const home = await tempHome('veil-registry-')
   const relays: NetRelay[] = []
   const clients: NetClient[] = []
@@ -57,7 +58,7 @@ export async function startRegistryNet (n: number, params: RegistryParams, o: { 
         ...hooks
       })
       const onion = attachOnionRelay(node, hooks, { echo: true })
-      const registry = await attachRegistryRelay(node, onion, { params, limits: o.limits })
+      const registry = await attachRegistryRelay(node, onion, { params, limits: o.limits, indexLimits: o.indexLimits })
       return { node, onion, registry }
     }
     relays.push(await startOne(0))

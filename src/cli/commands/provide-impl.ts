@@ -36,13 +36,19 @@ function wrappedServer (opts: ResolvedOptions): WrappedServer {
 
 export async function runProvide (opts: ResolvedOptions, ctx: CommandContext): Promise<number> {
   const server = wrappedServer(opts)
-  const tools: Record<string, { visibility: Visibility }> = {}
+  const tools: Record<string, { visibility?: Visibility, keywords?: string[] }> = {}
   for (const v of opts.strings('tool-visibility')) {
     const eq = v.lastIndexOf('=')
     const word = v.slice(eq + 1)
     const visibility: Visibility = word === 'unlisted' ? 'unlisted' : word === 'private' ? 'private' : 'listed'
-    tools[v.slice(0, eq)] = { visibility }
+    tools[v.slice(0, eq)] = { ...tools[v.slice(0, eq)], visibility }
   }
+  for (const v of opts.strings('tool-keywords')) {
+    const eq = v.indexOf('=')
+    const name = v.slice(0, eq)
+    tools[name] = { ...tools[name], keywords: [...(tools[name]?.keywords ?? []), ...v.slice(eq + 1).split(',')] }
+  }
+  const keywords = opts.strings('keywords').flatMap(v => v.split(','))
   const logFile = opts.string('invocation-log')
   const choice = await chooseNetwork(opts, ctx)
   announceNetwork(ctx, choice)
@@ -51,6 +57,7 @@ export async function runProvide (opts: ResolvedOptions, ctx: CommandContext): P
   const providerOptions: ProviderOptions = {
     server,
     tools,
+    ...(keywords.length > 0 && { keywords }),
     ...(opts.string('version') !== undefined && { version: opts.string('version') }),
     maxConcurrent: opts.number('max-concurrent'),
     callsPerMinute: opts.number('calls-per-minute'),

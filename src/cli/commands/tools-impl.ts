@@ -12,8 +12,9 @@ import { NotFoundError, UsageError } from '../errors.ts'
 import { writeFileAtomic } from '../../overlay/index.ts'
 import { acceptTool, loadCatalogue, loadPins, BridgeUsageError } from '../../bridge/index.ts'
 import { providerTag } from '../../bridge/naming.ts'
-import { SEARCH_NOT_AVAILABLE } from '../../bridge/consumer.ts'
-import { checkProviderRef, parseProviderRef } from './bridge-flags.ts'
+import { connect, type VeilClient } from '../../bridge/index.ts'
+import { NetworkError } from '../errors.ts'
+import { announceNetwork, chooseNetwork, checkProviderRef, overlayErrorToCli, parseProviderRef } from './bridge-flags.ts'
 
 async function readConfigObject (path: string): Promise<Record<string, unknown>> {
   let text: string
@@ -113,6 +114,32 @@ export async function runToolsAccept (opts: ResolvedOptions, ctx: CommandContext
   }
 }
 
-export async function runToolsSearch (_opts: ResolvedOptions, _ctx: CommandContext): Promise<number> {
-  throw new NotFoundError(`${SEARCH_NOT_AVAILABLE} (veil tools add ADDRESS)`)
+/**
+ * `veil tools search WORDS…`: keyword search in the registry's index, through circuits.
+ * stdout: one line per tool (address/tool@version and its one-line description), or with
+ * --json one JSON array; exit 4 when nothing is found.
+ */
+export async function runToolsSearch (opts: ResolvedOptions, ctx: CommandContext): Promise<number> {
+  const words = opts.positionals.join(' ').trim()
+  if (words === '') throw new UsageError('give at least one keyword, e.g. veil tools search weather')
+  const choice = await chooseNetwork(opts, ctx)
+  announceNetwork(ctx, choice)
+  const seconds = opts.number('timeout') ?? 50
+  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(seconds * 1000)])
+  let veil: VeilClient | undefined
+  try {
+    veil = await connect({ bootstrap: choice.peers, testnet: choice.isTestnet, home: ctx.dataDir })
+    const hits = await veil.searchTools(words, { signal })
+    if (opts.boolean('json')) ctx.stdout(JSON.stringify(hits) + '\n')
+    else for (const h of hits) ctx.stdout(`${h.address}/${h.name}${h.version !== undefined ? `@${h.version}` : ''}${h.description !== undefined ? `  ${h.description.split('\n')[0].slice(0, 100)}` : ''}\n`)
+    if (hits.length === 0) throw new NotFoundError(`no listed tool found for ${JSON.stringify(words.slice(0, 120))}`)
+    ctx.stderr(`${hits.length} tool${hits.length === 1 ? '' : 's'} found; add a provider with 'veil tools add ADDRESS'\n`)
+    return 0
+  } catch (err) {
+    if (err instanceof NotFoundError) throw err
+    if (signal.aborted && !ctx.signal.aborted) throw new NetworkError(`no answer within ${seconds} s`)
+    throw overlayErrorToCli(err, ctx.signal)
+  } finally {
+    await veil?.close()
+  }
 }

@@ -1,6 +1,7 @@
 import type { Command } from '../command.ts'
 import { groupRun } from './group.ts'
 import { JSON_FLAG } from './shared.ts'
+import { BOOTSTRAP_FLAG, TESTNET_FLAG } from './bridge-flag-specs.ts'
 
 const list: Command = {
   name: 'list',
@@ -39,10 +40,17 @@ const accept: Command = {
 
 const search: Command = {
   name: 'search',
-  summary: 'keyword search in the registry (not available yet: the keyword index is not on the network)',
-  dataDir: 'none',
-  positionals: [{ name: 'words', description: 'keywords' }],
-  flags: [],
+  summary: 'keyword search in the registry\'s index, through circuits; one tool per line',
+  details: 'Looks each word up in the keyword index (listed tools only) and keeps the tools whose\n' +
+    'provider\'s signed catalogue lists it. Exit status: 0 found, 3 network, 4 nothing found.',
+  dataDir: 'read',
+  positionals: [{ name: 'words', description: 'keywords (quote several: "weather forecast")' }],
+  flags: [
+    JSON_FLAG,
+    { name: 'timeout', type: 'number', min: 1, max: 600, default: 50, metavar: 'SECONDS', description: 'give up after this long' },
+    BOOTSTRAP_FLAG,
+    TESTNET_FLAG
+  ],
   run: async ctx => (await import('./tools-impl.ts')).runToolsSearch(ctx.options, ctx)
 }
 
