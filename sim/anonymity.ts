@@ -6,8 +6,10 @@
  * where it is delivered.
  *
  * Representation: a point mass is not stored (the cell's origin is); a mixture is a
- * SparseVec (endpoint ids and probabilities in two typed arrays). A relay that holds one
- * cell passes its vector on untouched, so most cells never allocate one.
+ * SparseVec (endpoint ids and probabilities in two plain arrays: V8 allocates small
+ * arrays by bumping a pointer, while a typed array over 64 bytes needs an off-heap backing
+ * store, which cost more than the mixing itself). A relay that holds one cell passes its
+ * vector on untouched, so most cells never allocate one.
  *
  * `VectorMixer` accumulates a weighted sum of vectors in a dense scratch array plus a list
  * of touched ids (in first-touch order, so results are deterministic), then emits it as a
@@ -15,8 +17,8 @@
  */
 
 export interface SparseVec {
-  readonly ids: Int32Array
-  readonly p: Float64Array
+  readonly ids: readonly number[]
+  readonly p: readonly number[]
 }
 
 export class VectorMixer {
@@ -49,12 +51,12 @@ export class VectorMixer {
   /** The accumulated vector; resets the mixer. */
   take (): SparseVec {
     const n = this.#n
-    const ids = new Int32Array(n)
-    const p = new Float64Array(n)
+    const ids: number[] = []
+    const p: number[] = []
     for (let k = 0; k < n; k++) {
       const id = this.#touched[k]
-      ids[k] = id
-      p[k] = this.#acc[id]
+      ids.push(id)
+      p.push(this.#acc[id])
       this.#acc[id] = 0
     }
     this.#n = 0

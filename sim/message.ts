@@ -1,8 +1,9 @@
 /**
  * Message mode (Loopix-style): clients build circuits with src/onion/path, send tool calls
  * (a request of a few cells to a provider, a response back) and cover cells (loops and
- * drops, Poisson processes from src/mix/cover), relays delay every cell by Exp(mean of the
- * profile, src/mix profiles + random) under the per-circuit order rule
+ * drops, Poisson processes with src/mix/cover's gaps; paranoid: request cells wait for the
+ * slots of src/mix's SendStream, whose empty slots carry loops), relays delay every cell by
+ * Exp(mean of the profile, src/mix profiles + random) under the per-circuit order rule
  * (src/mix laneReleaseTime), on the network model of sim/engine/network.ts, with churn.
  *
  * What a cell does (every arrow is one event):
@@ -36,13 +37,14 @@
  * (costs.connectRtts round trips); circuit building is not event-driven: its time is the
  * sum of the telescoping round trips plus those costs, and build cells are not mixed.
  *
- * Not modelled: paranoid's send stream, multiple circuits per client, circuit-level
- * linking of cells by an observer over time (the per-cell estimator is an upper bound on
- * what such an observer is left with), downlink congestion, provider churn.
+ * Not modelled: a provider-side send stream (none in src/node/mix-glue.ts either), multiple
+ * circuits per client, circuit-level linking of cells by an observer over time (the
+ * per-cell estimator is an upper bound on what such an observer is left with), downlink
+ * congestion, provider churn.
  */
 import { buildPathIndices, GuardSet, type Weighting } from '../src/onion/path/index.ts'
 import {
-  laneReleaseTime, messageCellCount, paddedCellCount, PoissonProcess, PROFILES, relayMixTable, resolveClientProfile,
+  laneReleaseTime, messageCellCount, paddedCellCount, PROFILES, relayMixTable, resolveClientProfile, SendStream,
   sampleExp, WIRE_CELL_BYTES, type ProfileName
 } from '../src/mix/index.ts'
 import { Engine } from './engine/engine.ts'
@@ -51,6 +53,7 @@ import { senderEstimate, VectorMixer, type SparseVec } from './anonymity.ts'
 import { syntheticDirectory, type PathsParams } from './paths.ts'
 import { RngBank, SeededRng } from './rng.ts'
 import { SimInternalError } from './errors.ts'
+import type { Rng } from '../src/overlay/clock.ts'
 
 export interface ChurnParams { session: Dist, downtime: Dist }
 
@@ -177,6 +180,7 @@ const EV_RELEASE = 6
 const EV_PROVIDER_DONE = 7
 const EV_RELAY_UP = 8
 const EV_RELAY_DOWN = 9
+const EV_SLOT = 10
 
 const K_REQUEST = 0
 const K_RESPONSE = 1
@@ -185,7 +189,38 @@ const K_DROP = 3
 
 const FWD = 0
 const BACK = 1
+
+// cell record (see runMessage): float64 words, then int32 words of the same buffer
+const X_LINK = 0
+const X_MIX = 1
+const X_QUEUE = 2
+const X_CIRC = 6
+const X_POS = 7
+const X_DIR = 8
+const X_KIND = 9
+const X_CALL = 10
+const X_ORIGIN = 11
+const X_TARGET = 12
+const X_EPOCH = 13
+const X_PREV = 14
+const X_NEXT = 15
+/** Record size in float64 words (3 + 10 int32 words = 64 bytes). */
+const XS = 8
+const XS2 = XS * 2
+
+// client record (see runMessage): float64 words, then int32 words of the same buffer
+const CL_LOOP = 0
+const CL_DROP = 1
+const CL_CALL = 2
+const CL_GEN = 6
+const CL_CIRC = 7
+const CL_NEED_CONNECT = 8
+/** Record size in float64 words (3 times + 3 int32 words, padded), and in int32 words. */
+const CL_STRIDE = 5
+const CL2 = CL_STRIDE * 2
 const MAX_BUILD_TRIES = 5
+/** Paranoid's send-stream queue limit, cells: src/node/mix-glue.ts PARANOID_QUEUE_LIMIT (private there). */
+const SEND_QUEUE_LIMIT = 4096
 const PROGRESS_SLICE_MS = 10_000
 const LINKED_P = 0.99
 
@@ -217,6 +252,16 @@ function mean (l: F64List): number {
   return l.n === 0 ? 0 : t / l.n
 }
 
+/**
+ * Gap to the next event of a Poisson process of `ratePerSec`, ms — exactly src/mix
+ * PoissonProcess's gap (Exp(1000 / rate) by src/mix `sampleExp`; Infinity at rate 0), for
+ * processes kept as numbers in the client records rather than as one object each (a test
+ * checks the times equal PoissonProcess's draw for draw).
+ */
+export function poissonGapMs (ratePerSec: number, rng: Rng): number {
+  return ratePerSec === 0 ? Infinity : sampleExp(rng, 1000 / ratePerSec)
+}
+
 /** The mean delay a relay applies for `profile` when the scenario sets `override` (src/mix relay table). */
 export function relayMeanDelay (profile: ProfileName, override: number | undefined): number {
   const table = relayMixTable(override === undefined ? {} : { [profile]: { perHopMeanDelayMs: override } })
@@ -234,13 +279,14 @@ export function runMessage (p: MessageParams, delayOverride: number | undefined,
   const E = C + P
   const meanDelay = relayMeanDelay(p.profile, delayOverride)
   const base = PROFILES[p.profile]
-  if (base.client.sendRatePerSec > 0) throw new SimInternalError(`message mode does not model ${p.profile}'s send stream`)
   const baseCover = base.client.loopRatePerSec + base.client.dropRatePerSec
   const coverRate = p.coverPerSec ?? baseCover
   const loopShare = p.loopShare ?? (baseCover > 0 ? base.client.loopRatePerSec / baseCover : 0.5)
   const profile = resolveClientProfile(p.profile, { loopRatePerSec: coverRate * loopShare, dropRatePerSec: coverRate * (1 - loopShare) })
   const loopRate = profile.client.loopRatePerSec
   const dropRate = profile.client.dropRatePerSec
+  const callRate = 1 / p.callIntervalS
+  const sendRate = profile.client.sendRatePerSec
   const reqCells = paddedCellCount(messageCellCount(p.requestBytes), profile.client.paddingBuckets)
   const respCells = paddedCellCount(messageCellCount(p.responseBytes), profile.client.paddingBuckets)
   const endMs = p.durationS * 1000
@@ -285,13 +331,14 @@ export function runMessage (p: MessageParams, delayOverride: number | undefined,
   const poolSize = new Int32Array(R)
 
   // ---- client state ----------------------------------------------------------------
-  const clOnline = new Uint8Array(C)
-  const clGen = new Int32Array(C)
-  const clCirc = new Int32Array(C).fill(-1)
-  const clNeedConnect = new Uint8Array(C)
-  const loopProc: Array<PoissonProcess | null> = new Array(C).fill(null)
-  const dropProc: Array<PoissonProcess | null> = new Array(C).fill(null)
-  const callProc: Array<PoissonProcess | null> = new Array(C).fill(null)
+  // One 40-byte record per client (a cover event touches one place, not six arrays and
+  // three objects): float64 [next loop, next drop, next call] — the client's three Poisson
+  // processes (poissonGapMs) — then int32 words [generation, circuit, needs connect].
+  const clF = new Float64Array(C * CL_STRIDE)
+  const clI = new Int32Array(clF.buffer)
+  for (let c = 0; c < C; c++) clI[c * CL2 + CL_CIRC] = -1
+  // paranoid: each online client's send stream (src/mix SendStream) of queued request cells
+  const streams: Array<SendStream<number> | null> | null = sendRate > 0 ? new Array<SendStream<number> | null>(C).fill(null) : null
   let online = 0
   let onlineArea = 0
   let onlineSince = 0
@@ -303,57 +350,54 @@ export function runMessage (p: MessageParams, delayOverride: number | undefined,
   }
 
   // ---- circuits (slots recycled) ------------------------------------------------------
+  // One record per circuit slot, so a cell's hop reads its relay and lane in one place:
+  // int32 words [relay of hop 0..H-1, client, cells + calls in flight, retired (0 live,
+  // 1 retired, 2 freed), broken], padded to an even count, then float64 [lane release
+  // times: hop 0 forward, hop 0 back, hop 1 forward, …; ready; expires]. `circI` and
+  // `circF` view the same buffer; circuit k's words start at k × CS2 and k × CS.
+  const CI_CLIENT = H
+  const CI_INFLIGHT = H + 1
+  const CI_RETIRED = H + 2
+  const CI_BROKEN = H + 3
+  const CF_LANE = (H + 5) >> 1
+  const CF_READY = CF_LANE + 2 * H
+  const CF_EXPIRES = CF_READY + 1
+  const CS = CF_EXPIRES + 1
+  const CS2 = CS * 2
   let circCap = 1 << 12
-  let circClient = new Int32Array(circCap)
-  let circHops = new Int32Array(circCap * H)
-  let circLane = new Float64Array(circCap * H * 2)
-  let circInflight = new Int32Array(circCap)
-  let circRetired = new Uint8Array(circCap)
-  let circBroken = new Uint8Array(circCap)
-  let circReady = new Float64Array(circCap)
-  let circExpires = new Float64Array(circCap)
+  let circF = new Float64Array(circCap * CS)
+  let circI = new Int32Array(circF.buffer)
   const circFree: number[] = []
   let circSlots = 0
   const growCircuits = (): void => {
-    const n = circCap * 2
-    const gi = (a: Int32Array, m: number): Int32Array<ArrayBuffer> => { const b = new Int32Array(n * m); b.set(a); return b }
-    const gf = (a: Float64Array, m: number): Float64Array<ArrayBuffer> => { const b = new Float64Array(n * m); b.set(a); return b }
-    const gu = (a: Uint8Array): Uint8Array<ArrayBuffer> => { const b = new Uint8Array(n); b.set(a); return b }
-    circClient = gi(circClient, 1); circHops = gi(circHops, H); circLane = gf(circLane, H * 2); circInflight = gi(circInflight, 1)
-    circRetired = gu(circRetired); circBroken = gu(circBroken); circReady = gf(circReady, 1); circExpires = gf(circExpires, 1)
-    circCap = n
+    circCap *= 2
+    const f = new Float64Array(circCap * CS); f.set(circF)
+    circF = f
+    circI = new Int32Array(f.buffer)
   }
   const freeCircuitIfDone = (k: number): void => {
-    if (circRetired[k] === 1 && circInflight[k] === 0) { circRetired[k] = 2; circFree.push(k) }
+    const ki = k * CS2
+    if (circI[ki + CI_RETIRED] === 1 && circI[ki + CI_INFLIGHT] === 0) { circI[ki + CI_RETIRED] = 2; circFree.push(k) }
   }
 
   // ---- cells (slots recycled) ------------------------------------------------------
+  // One 64-byte record per cell slot, so a hop reads and writes one place: float64 words
+  // [link ms, mixing ms, queueing ms] then int32 words [circuit, position, direction, kind,
+  // call, origin, target, relay epoch, pool prev, pool next]. `cellF` and `cellI` view the
+  // same buffer; cell x's words start at x × XS and x × XS2. Its vector is in `cVec`.
   let cap = 1 << 14
-  let cCirc = new Int32Array(cap)
-  let cPos = new Int32Array(cap)
-  let cDir = new Uint8Array(cap)
-  let cKind = new Uint8Array(cap)
-  let cCall = new Int32Array(cap)
-  let cOrigin = new Int32Array(cap)
-  let cTarget = new Int32Array(cap)
-  let cEpoch = new Int32Array(cap)
-  let cLink = new Float64Array(cap)
-  let cMix = new Float64Array(cap)
-  let cQueue = new Float64Array(cap)
-  let cPrev = new Int32Array(cap)
-  let cNext = new Int32Array(cap)
+  let cellF = new Float64Array(cap * XS)
+  let cellI = new Int32Array(cellF.buffer)
   const cVec: Array<SparseVec | null> = new Array(cap).fill(null)
   let cFree = new Int32Array(cap)
   let cFreeTop = 0
   let cSlots = 0
   const growCells = (): void => {
     const n = cap * 2
-    const gi = (a: Int32Array): Int32Array<ArrayBuffer> => { const b = new Int32Array(n); b.set(a); return b }
-    const gf = (a: Float64Array): Float64Array<ArrayBuffer> => { const b = new Float64Array(n); b.set(a); return b }
-    const gu = (a: Uint8Array): Uint8Array<ArrayBuffer> => { const b = new Uint8Array(n); b.set(a); return b }
-    cCirc = gi(cCirc); cPos = gi(cPos); cDir = gu(cDir); cKind = gu(cKind); cCall = gi(cCall); cOrigin = gi(cOrigin)
-    cTarget = gi(cTarget); cEpoch = gi(cEpoch); cLink = gf(cLink); cMix = gf(cMix); cQueue = gf(cQueue)
-    cPrev = gi(cPrev); cNext = gi(cNext); cFree = gi(cFree)
+    const f = new Float64Array(n * XS); f.set(cellF)
+    cellF = f
+    cellI = new Int32Array(f.buffer)
+    const fr = new Int32Array(n); fr.set(cFree); cFree = fr
     for (let i = cap; i < n; i++) cVec.push(null)
     cap = n
   }
@@ -364,17 +408,20 @@ export function runMessage (p: MessageParams, delayOverride: number | undefined,
       if (cSlots === cap) growCells()
       x = cSlots++
     }
-    cCirc[x] = circ; cPos[x] = pos; cDir[x] = dir; cKind[x] = kind; cCall[x] = call; cOrigin[x] = origin
-    cTarget[x] = -1; cLink[x] = 0; cMix[x] = 0; cQueue[x] = 0; cVec[x] = null
-    circInflight[circ]++
+    const xi = x * XS2
+    const xf = x * XS
+    cellI[xi + X_CIRC] = circ; cellI[xi + X_POS] = pos; cellI[xi + X_DIR] = dir; cellI[xi + X_KIND] = kind
+    cellI[xi + X_CALL] = call; cellI[xi + X_ORIGIN] = origin; cellI[xi + X_TARGET] = -1
+    cellF[xf + X_LINK] = 0; cellF[xf + X_MIX] = 0; cellF[xf + X_QUEUE] = 0; cVec[x] = null
+    circI[circ * CS2 + CI_INFLIGHT]++
     return x
   }
   const freeCell = (x: number): void => {
     cVec[x] = null
     cFree[cFreeTop++] = x
-    const k = cCirc[x]
-    circInflight[k]--
-    if (circRetired[k] === 1 && circInflight[k] === 0) freeCircuitIfDone(k)
+    const k = cellI[x * XS2 + X_CIRC]
+    const ki = k * CS2
+    if (--circI[ki + CI_INFLIGHT] === 0 && circI[ki + CI_RETIRED] === 1) freeCircuitIfDone(k)
   }
 
   // ---- calls -----------------------------------------------------------------------
@@ -419,11 +466,12 @@ export function runMessage (p: MessageParams, delayOverride: number | undefined,
   const clientNode = (c: number): number => R + c
   const providerNode = (q: number): number => R + C + q
 
-  /** Put cell x on the link from node `from` to node `to` (its cPos already set to the receiver). */
+  /** Put cell x on the link from node `from` to node `to` (its position already set to the receiver). */
   const transmit = (x: number, from: number, to: number, rng: RngBank): void => {
     const t = net.send(from, to, engine.now, rng)
-    cQueue[x] += net.lastQueue
-    cLink[x] += net.lastLink + cryptoMs
+    const xf = x * XS
+    cellF[xf + X_QUEUE] += net.lastQueue
+    cellF[xf + X_LINK] += net.lastLink + cryptoMs
     engine.at(t + cryptoMs, EV_ARRIVE, x)
   }
 
@@ -431,7 +479,7 @@ export function runMessage (p: MessageParams, delayOverride: number | undefined,
   const endCall = (call: number, state: number): void => {
     callState[call] = state
     const k = callCirc[call]
-    circInflight[k]--
+    circI[k * CS2 + CI_INFLIGHT]--
     freeCircuitIfDone(k)
   }
   const failCall = (call: number): void => {
@@ -440,27 +488,28 @@ export function runMessage (p: MessageParams, delayOverride: number | undefined,
 
   const loseCell = (x: number): void => {
     cellsLost++
-    const k = cKind[x]
-    if (k === K_REQUEST || k === K_RESPONSE) {
-      failCall(cCall[x])
-      circBroken[cCirc[x]] = 1
+    const xi = x * XS2
+    const kind = cellI[xi + X_KIND]
+    if (kind === K_REQUEST || kind === K_RESPONSE) {
+      failCall(cellI[xi + X_CALL])
+      circI[cellI[xi + X_CIRC] * CS2 + CI_BROKEN] = 1
     }
     freeCell(x)
   }
 
   const retireCircuit = (c: number): void => {
-    const k = clCirc[c]
+    const k = clI[c * CL2 + CL_CIRC]
     if (k < 0) return
-    clCirc[c] = -1
-    circRetired[k] = 1
+    clI[c * CL2 + CL_CIRC] = -1
+    circI[k * CS2 + CI_RETIRED] = 1
     freeCircuitIfDone(k)
   }
 
-  /** Make sure client c has a usable circuit; returns it (its readiness time is circReady). */
+  /** Make sure client c has a usable circuit; returns it (its readiness time is at CF_READY). */
   const ensureCircuit = (c: number): number => {
     const now = engine.now
-    const cur = clCirc[c]
-    if (cur >= 0 && now < circExpires[cur] && circBroken[cur] === 0) return cur
+    const cur = clI[c * CL2 + CL_CIRC]
+    if (cur >= 0 && now < circF[cur * CS + CF_EXPIRES] && circI[cur * CS2 + CI_BROKEN] === 0) return cur
     retireCircuit(c)
     const rng = clientRng.select(c)
     let guards = guardSets[c]
@@ -480,7 +529,8 @@ export function runMessage (p: MessageParams, delayOverride: number | undefined,
       if (attempt + 1 >= MAX_BUILD_TRIES) break
     }
     const cn = clientNode(c)
-    if (clNeedConnect[c] === 1) { buildMs += p.connectRtts * net.rtt(cn, path[0]); clNeedConnect[c] = 0 }
+    const ci = c * CL2
+    if (clI[ci + CL_NEED_CONNECT] === 1) { buildMs += p.connectRtts * net.rtt(cn, path[0]); clI[ci + CL_NEED_CONNECT] = 0 }
     let toHop = 0
     let prev = cn
     for (let h = 0; h < H; h++) {
@@ -494,15 +544,17 @@ export function runMessage (p: MessageParams, delayOverride: number | undefined,
       if (circSlots === circCap) growCircuits()
       k = circSlots++
     }
-    circClient[k] = c; circInflight[k] = 0; circRetired[k] = 0; circBroken[k] = 0
+    const ki = k * CS2
+    const kf = k * CS
+    circI[ki + CI_CLIENT] = c; circI[ki + CI_INFLIGHT] = 0; circI[ki + CI_RETIRED] = 0; circI[ki + CI_BROKEN] = 0
     for (let h = 0; h < H; h++) {
-      circHops[k * H + h] = path[h]
-      circLane[(k * H + h) * 2] = -Infinity
-      circLane[(k * H + h) * 2 + 1] = -Infinity
+      circI[ki + h] = path[h]
+      circF[kf + CF_LANE + 2 * h] = -Infinity
+      circF[kf + CF_LANE + 2 * h + 1] = -Infinity
     }
-    circReady[k] = now + buildMs
-    circExpires[k] = now + buildMs + p.circuitLifetimeS * 1000
-    clCirc[c] = k
+    circF[kf + CF_READY] = now + buildMs
+    circF[kf + CF_EXPIRES] = now + buildMs + p.circuitLifetimeS * 1000
+    clI[ci + CL_CIRC] = k
     circuitsBuilt++
     buildTimes.push(buildMs)
     if (adversarial[path[0]] === 1 && adversarial[path[H - 1]] === 1) circuitsCompromised++
@@ -515,11 +567,21 @@ export function runMessage (p: MessageParams, delayOverride: number | undefined,
     const cn = clientNode(c)
     const rng = clientRng.select(c)
     const target = callTarget.get(call) ?? -1
+    const stream = streams?.[c] ?? null
+    const queued: number[] = []
     for (let i = 0; i < reqCells; i++) {
       const x = newCell(k, 0, FWD, K_REQUEST, call, c)
-      if (i === 0 && target >= 0) cTarget[x] = target
+      if (i === 0 && target >= 0) cellI[x * XS2 + X_TARGET] = target
+      if (stream !== null) { queued.push(x); continue }
       realSent++
-      transmit(x, cn, circHops[k * H], rng)
+      transmit(x, cn, circI[k * CS2], rng)
+    }
+    // paranoid: the cells wait for stream slots; a full queue refuses the whole message, and
+    // the client destroys the circuit (src/node/mix-glue.ts), failing the call
+    if (stream !== null && !stream.offerAll(queued).ok) {
+      for (const x of queued) freeCell(x)
+      failCall(call)
+      circI[k * CS2 + CI_BROKEN] = 1
     }
   }
   /** Target index of tagged calls. */
@@ -528,29 +590,39 @@ export function runMessage (p: MessageParams, delayOverride: number | undefined,
   // ---- handlers --------------------------------------------------------------------
   engine.on(EV_CLIENT_UP, (c) => {
     const now = engine.now
-    clOnline[c] = 1
-    clGen[c]++
+    const cf = c * CL_STRIDE
+    const ci = cf * 2
+    const gen = ++clI[ci + CL_GEN]
     setOnline(1)
-    clNeedConnect[c] = 1
+    clI[ci + CL_NEED_CONNECT] = 1
     const rng = clientRng.select(c)
-    const gen = clGen[c]
     if (clientChurn !== null) engine.at(now + clientChurn.periodMs(true, rng), EV_CLIENT_DOWN, c)
-    const lp = new PoissonProcess(loopRate, rng, now)
-    const dp = new PoissonProcess(dropRate, rng, now)
-    loopProc[c] = lp; dropProc[c] = dp
-    const next = Math.min(lp.next, dp.next)
+    // the three processes start now, drawn in this order (loop, drop, call)
+    const loopNext = now + poissonGapMs(loopRate, rng)
+    const dropNext = now + poissonGapMs(dropRate, rng)
+    clF[cf + CL_LOOP] = loopNext; clF[cf + CL_DROP] = dropNext
+    const next = Math.min(loopNext, dropNext)
     if (next < endMs) engine.at(next, EV_COVER, c, gen)
-    const cp = new PoissonProcess(1 / p.callIntervalS, rng, now)
-    callProc[c] = cp
-    if (cp.next < endMs) engine.at(cp.next, EV_CALL, c, gen)
+    const callNext = now + poissonGapMs(callRate, rng)
+    clF[cf + CL_CALL] = callNext
+    if (callNext < endMs) engine.at(callNext, EV_CALL, c, gen)
+    if (streams !== null) {
+      const stream = new SendStream<number>({ ratePerSec: sendRate, rng: clientRng, startMs: now, queueLimit: SEND_QUEUE_LIMIT })
+      streams[c] = stream
+      if (stream.nextDeadline() < endMs) engine.at(stream.nextDeadline(), EV_SLOT, c, gen)
+    }
   })
 
   engine.on(EV_CLIENT_DOWN, (c) => {
-    clOnline[c] = 0
-    clGen[c]++
+    const ci = c * CL2
+    clI[ci + CL_GEN]++
     setOnline(-1)
+    if (streams !== null) {
+      // request cells still waiting for a slot never leave: their calls fail
+      for (const x of streams[c]?.drain() ?? []) { failCall(cellI[x * XS2 + X_CALL]); freeCell(x) }
+      streams[c] = null
+    }
     retireCircuit(c)
-    loopProc[c] = null; dropProc[c] = null; callProc[c] = null
     if (clientChurn !== null) {
       const t = engine.now + clientChurn.periodMs(false, clientRng.select(c))
       if (t < endMs) engine.at(t, EV_CLIENT_UP, c)
@@ -558,30 +630,55 @@ export function runMessage (p: MessageParams, delayOverride: number | undefined,
   })
 
   engine.on(EV_COVER, (c, gen) => {
-    if (gen !== clGen[c]) return
-    const lp = loopProc[c] as PoissonProcess
-    const dp = dropProc[c] as PoissonProcess
-    const isLoop = lp.next <= dp.next
-    clientRng.select(c)
-    if (isLoop) lp.advance(); else dp.advance()
+    const cf = c * CL_STRIDE
+    if (gen !== clI[cf * 2 + CL_GEN]) return
+    const loopNext = clF[cf + CL_LOOP]
+    const dropNext = clF[cf + CL_DROP]
+    const isLoop = loopNext <= dropNext
+    const rng = clientRng.select(c)
+    if (isLoop) clF[cf + CL_LOOP] = loopNext + poissonGapMs(loopRate, rng)
+    else clF[cf + CL_DROP] = dropNext + poissonGapMs(dropRate, rng)
     const now = engine.now
     const k = ensureCircuit(c)
-    if (circReady[k] > now) coverSkipped++
+    if (circF[k * CS + CF_READY] > now) coverSkipped++
     else {
       const x = newCell(k, 0, FWD, isLoop ? K_LOOP : K_DROP, -1, c)
       if (isLoop) loopSent++; else dropSent++
-      transmit(x, clientNode(c), circHops[k * H], clientRng.select(c))
+      transmit(x, clientNode(c), circI[k * CS2], clientRng.select(c))
     }
-    const next = Math.min(lp.next, dp.next)
+    const next = Math.min(clF[cf + CL_LOOP], clF[cf + CL_DROP])
     if (next < endMs) engine.at(next, EV_COVER, c, gen)
   })
 
-  engine.on(EV_CALL, (c, gen) => {
-    if (gen !== clGen[c]) return
-    const cp = callProc[c] as PoissonProcess
+  // paranoid: one slot of the client's send stream; it carries the oldest queued request
+  // cell, or else a loop cell (cover), as src/node/mix-glue.ts does
+  engine.on(EV_SLOT, (c, gen) => {
+    const stream = streams?.[c] ?? null
+    if (gen !== clI[c * CL2 + CL_GEN] || stream === null) return
     const rng = clientRng.select(c)
-    cp.advance()
-    if (cp.next < endMs) engine.at(cp.next, EV_CALL, c, gen)
+    const now = engine.now
+    for (const e of stream.takeDue(now)) {
+      if (e.kind === 'real') {
+        realSent++
+        transmit(e.cell, clientNode(c), circI[cellI[e.cell * XS2 + X_CIRC] * CS2], rng)
+        continue
+      }
+      const k = ensureCircuit(c)
+      if (circF[k * CS + CF_READY] > now) { coverSkipped++; continue }
+      const x = newCell(k, 0, FWD, K_LOOP, -1, c)
+      loopSent++
+      transmit(x, clientNode(c), circI[k * CS2], clientRng.select(c))
+    }
+    if (stream.nextDeadline() < endMs) engine.at(stream.nextDeadline(), EV_SLOT, c, gen)
+  })
+
+  engine.on(EV_CALL, (c, gen) => {
+    const cf = c * CL_STRIDE
+    if (gen !== clI[cf * 2 + CL_GEN]) return
+    const rng = clientRng.select(c)
+    const callNext = clF[cf + CL_CALL] + poissonGapMs(callRate, rng)
+    clF[cf + CL_CALL] = callNext
+    if (callNext < endMs) engine.at(callNext, EV_CALL, c, gen)
     const now = engine.now
     if (calls === callCap) growCalls()
     const call = calls++
@@ -589,8 +686,8 @@ export function runMessage (p: MessageParams, delayOverride: number | undefined,
     const k = ensureCircuit(c)
     callClient[call] = c; callGen[call] = gen; callCirc[call] = k; callProvider[call] = q
     callIssued[call] = now; callLeft[call] = reqCells; callState[call] = 0
-    circInflight[k]++
-    if ((clientObserved[c] === 1 || adversarial[circHops[k * H]] === 1) && (providerObserved[q] === 1 || adversarial[circHops[k * H + H - 1]] === 1)) callsObserved++
+    circI[k * CS2 + CI_INFLIGHT]++
+    if ((clientObserved[c] === 1 || adversarial[circI[k * CS2]] === 1) && (providerObserved[q] === 1 || adversarial[circI[k * CS2 + H - 1]] === 1)) callsObserved++
     if (now >= warmupMs && p.entropy) {
       if (postWarmupCalls++ % targetStride === 0) {
         callTarget.set(call, targetSender.length)
@@ -598,32 +695,34 @@ export function runMessage (p: MessageParams, delayOverride: number | undefined,
         targetOnline.push(online)
       }
     }
-    if (circReady[k] > now) engine.at(circReady[k], EV_CALL_SEND, call)
+    const ready = circF[k * CS + CF_READY]
+    if (ready > now) engine.at(ready, EV_CALL_SEND, call)
     else sendRequest(call)
   })
 
   engine.on(EV_CALL_SEND, (call) => {
-    if (callGen[call] !== clGen[callClient[call]]) { failCall(call); return }
+    if (callGen[call] !== clI[callClient[call] * CL2 + CL_GEN]) { failCall(call); return }
     sendRequest(call)
   })
 
   engine.on(EV_ARRIVE, (x) => {
-    const pos = cPos[x]
-    const k = cCirc[x]
+    const xi = x * XS2
+    const pos = cellI[xi + X_POS]
+    const k = cellI[xi + X_CIRC]
     if (pos === H) { arriveProvider(x); return }
     if (pos < 0) { arriveClient(x); return }
-    const r = circHops[k * H + pos]
+    const r = circI[k * CS2 + pos]
     if (relayUp[r] === 0) { loseCell(x); return }
     const now = engine.now
-    const li = (k * H + pos) * 2 + cDir[x]
-    const release = laneReleaseTime(now, meanDelay === 0 ? 0 : sampleExp(relayRng.select(r), meanDelay), circLane[li])
-    circLane[li] = release
-    cMix[x] += release - now
-    cEpoch[x] = relayEpoch[r]
+    const li = k * CS + CF_LANE + 2 * pos + cellI[xi + X_DIR]
+    const release = laneReleaseTime(now, meanDelay === 0 ? 0 : sampleExp(relayRng.select(r), meanDelay), circF[li])
+    circF[li] = release
+    cellF[x * XS + X_MIX] += release - now
+    cellI[xi + X_EPOCH] = relayEpoch[r]
     if (mixer !== null) {
       const h = poolHead[r]
-      cPrev[x] = -1; cNext[x] = h
-      if (h >= 0) cPrev[h] = x
+      cellI[xi + X_PREV] = -1; cellI[xi + X_NEXT] = h
+      if (h >= 0) cellI[h * XS2 + X_PREV] = x
       poolHead[r] = x
       poolSize[r]++
     }
@@ -631,52 +730,56 @@ export function runMessage (p: MessageParams, delayOverride: number | undefined,
   })
 
   engine.on(EV_RELEASE, (x) => {
-    const pos = cPos[x]
-    const k = cCirc[x]
-    const r = circHops[k * H + pos]
+    const xi = x * XS2
+    const pos = cellI[xi + X_POS]
+    const k = cellI[xi + X_CIRC]
+    const ki = k * CS2
+    const r = circI[ki + pos]
     if (mixer !== null) {
       const n = poolSize[r]
       poolAtReleaseSum += n
       releases++
       if (n > 1 && adversarial[r] === 0) {
         const w = 1 / n
-        for (let y = poolHead[r]; y >= 0; y = cNext[y]) mixer.add(cVec[y], cOrigin[y], w)
+        for (let y = poolHead[r]; y >= 0; y = cellI[y * XS2 + X_NEXT]) mixer.add(cVec[y], cellI[y * XS2 + X_ORIGIN], w)
         cVec[x] = mixer.take()
       }
-      const pv = cPrev[x]; const nx = cNext[x]
-      if (pv >= 0) cNext[pv] = nx; else poolHead[r] = nx
-      if (nx >= 0) cPrev[nx] = pv
+      const pv = cellI[xi + X_PREV]; const nx = cellI[xi + X_NEXT]
+      if (pv >= 0) cellI[pv * XS2 + X_NEXT] = nx; else poolHead[r] = nx
+      if (nx >= 0) cellI[nx * XS2 + X_PREV] = pv
       poolSize[r] = n - 1
     }
-    if (cEpoch[x] !== relayEpoch[r]) { loseCell(x); return }
-    const kind = cKind[x]
+    if (cellI[xi + X_EPOCH] !== relayEpoch[r]) { loseCell(x); return }
+    const kind = cellI[xi + X_KIND]
     if (kind === K_REQUEST || kind === K_RESPONSE) realHops++; else coverHops++
     const rng = relayRng.select(r)
-    if (cDir[x] === FWD) {
-      if (pos < H - 1) { cPos[x] = pos + 1; transmit(x, r, circHops[k * H + pos + 1], rng); return }
+    if (cellI[xi + X_DIR] === FWD) {
+      if (pos < H - 1) { cellI[xi + X_POS] = pos + 1; transmit(x, r, circI[ki + pos + 1], rng); return }
       if (kind === K_DROP) { freeCell(x); return }
       if (kind === K_LOOP) {
-        cDir[x] = BACK
-        if (H > 1) { cPos[x] = pos - 1; transmit(x, r, circHops[k * H + pos - 1], rng) } else { cPos[x] = -1; transmit(x, r, clientNode(circClient[k]), rng) }
+        cellI[xi + X_DIR] = BACK
+        if (H > 1) { cellI[xi + X_POS] = pos - 1; transmit(x, r, circI[ki + pos - 1], rng) } else { cellI[xi + X_POS] = -1; transmit(x, r, clientNode(circI[ki + CI_CLIENT]), rng) }
         return
       }
-      cPos[x] = H
-      transmit(x, r, providerNode(callProvider[cCall[x]]), rng)
+      cellI[xi + X_POS] = H
+      transmit(x, r, providerNode(callProvider[cellI[xi + X_CALL]]), rng)
       return
     }
-    if (pos > 0) { cPos[x] = pos - 1; transmit(x, r, circHops[k * H + pos - 1], rng) } else { cPos[x] = -1; transmit(x, r, clientNode(circClient[k]), rng) }
+    if (pos > 0) { cellI[xi + X_POS] = pos - 1; transmit(x, r, circI[ki + pos - 1], rng) } else { cellI[xi + X_POS] = -1; transmit(x, r, clientNode(circI[ki + CI_CLIENT]), rng) }
   })
 
   const arriveProvider = (x: number): void => {
-    const call = cCall[x]
-    const t = cTarget[x]
+    const xi = x * XS2
+    const xf = x * XS
+    const call = cellI[xi + X_CALL]
+    const t = cellI[xi + X_TARGET]
     if (t >= 0) {
       const s = targetSender[t]
-      const est = senderEstimate(cVec[x], cOrigin[x], s, C)
+      const est = senderEstimate(cVec[x], cellI[xi + X_ORIGIN], s, C)
       targets.push({ sender: s, online: targetOnline[t], entropy: est.entropy, pTrue: est.pTrue, support: est.support })
     }
     if (callState[call] === 0 && --callLeft[call] === 0) {
-      callReq[call * 3] = cLink[x]; callReq[call * 3 + 1] = cMix[x]; callReq[call * 3 + 2] = cQueue[x]
+      callReq[call * 3] = cellF[xf + X_LINK]; callReq[call * 3 + 1] = cellF[xf + X_MIX]; callReq[call * 3 + 2] = cellF[xf + X_QUEUE]
       callLeft[call] = respCells
       engine.after(p.providerServiceMs, EV_PROVIDER_DONE, call)
     }
@@ -692,15 +795,15 @@ export function runMessage (p: MessageParams, delayOverride: number | undefined,
     for (let i = 0; i < respCells; i++) {
       const x = newCell(k, H - 1, BACK, K_RESPONSE, call, C + q)
       realSent++
-      transmit(x, from, circHops[k * H + H - 1], rng)
+      transmit(x, from, circI[k * CS2 + H - 1], rng)
     }
   })
 
   const arriveClient = (x: number): void => {
-    if (cKind[x] === K_RESPONSE) {
-      const call = cCall[x]
+    if (cellI[x * XS2 + X_KIND] === K_RESPONSE) {
+      const call = cellI[x * XS2 + X_CALL]
       const c = callClient[call]
-      if (clGen[c] !== callGen[call]) failCall(call)
+      if (clI[c * CL2 + CL_GEN] !== callGen[call]) failCall(call)
       else if (callState[call] === 0 && --callLeft[call] === 0) {
         const now = engine.now
         if (now - callIssued[call] > p.callTimeoutS * 1000) failCall(call)
@@ -708,9 +811,10 @@ export function runMessage (p: MessageParams, delayOverride: number | undefined,
           endCall(call, 1)
           callsCompleted++
           const total = now - callIssued[call]
-          const link = callReq[call * 3] + cLink[x]
-          const mix = callReq[call * 3 + 1] + cMix[x]
-          const queue = callReq[call * 3 + 2] + cQueue[x]
+          const xf = x * XS
+          const link = callReq[call * 3] + cellF[xf + X_LINK]
+          const mix = callReq[call * 3 + 1] + cellF[xf + X_MIX]
+          const queue = callReq[call * 3 + 2] + cellF[xf + X_QUEUE]
           latTotal.push(total); latLink.push(link); latMix.push(mix); latQueue.push(queue); latOther.push(total - link - mix - queue)
         }
       }

@@ -162,9 +162,16 @@ export class RngBank implements Draws {
 
   bytes (n: number): Uint8Array {
     const out = n <= 8 ? this.#scratch[n] : new Uint8Array(n)
-    for (let i = 0; i < n; i += 4) {
+    // the same bytes as SeededRng.bytes (each u32 little-endian), whole words unrolled:
+    // src/mix's sampleExp takes 7 bytes per mixing delay, drawn per cell per hop
+    let i = 0
+    for (; i + 4 <= n; i += 4) {
       const v = this.u32()
-      for (let b = 0; b < 4 && i + b < n; b++) out[i + b] = (v >>> (8 * b)) & 0xff
+      out[i] = v; out[i + 1] = v >>> 8; out[i + 2] = v >>> 16; out[i + 3] = v >>> 24
+    }
+    if (i < n) {
+      const v = this.u32()
+      for (let b = 0; i + b < n; b++) out[i + b] = v >>> (8 * b)
     }
     return out
   }

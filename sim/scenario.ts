@@ -327,7 +327,6 @@ export function resolveScenario (input: unknown): Scenario {
   if (s.dht.republish.placements.includes('kad') && s.dht.republish.nodes <= s.dht.k) throw new ScenarioError('dht.republish.nodes', `must exceed dht.k (${s.dht.k}) for placement: kad`)
   if ((s.dht.exposure.records > 0 || s.dht.exposure.targeted.records > 0) && s.dht.exposure.relays <= rs) throw new ScenarioError('dht.exposure.relays', `must exceed dht.registry.replicas × storersPerReplica (${rs})`)
   if (s.dht.exposure.targeted.joinDelayS >= s.dht.exposure.targeted.periodS) throw new ScenarioError('dht.exposure.targeted.joinDelayS', 'must be shorter than dht.exposure.targeted.periodS')
-  if (s.modes.includes('message') && s.message.profile === 'paranoid') throw new ScenarioError('message.profile', "paranoid's constant-rate send stream is not modelled yet: use fast or balanced")
   if (s.message.warmupS >= s.message.durationS) throw new ScenarioError('message.warmupS', 'must be shorter than message.durationS')
   if (s.paths.layer2 && s.paths.pathLength < 3) throw new ScenarioError('paths.pathLength', 'a layer-2 path needs ≥ 3 hops')
   if (s.message.hops > s.message.relays) throw new ScenarioError('message.hops', 'more hops than relays')

@@ -17,7 +17,7 @@
  *
  * Bandwidth: one uplink per node, bytes/s drawn per node from a distribution. A cell's
  * serialization time is cellBytes / bandwidth; the uplink is a FIFO: a cell starts when
- * the previous one has left (`upFree`). The wait is queueing time. Downlinks and
+ * the previous one has left (`N_UP_FREE`). The wait is queueing time. Downlinks and
  * congestion inside the Internet are not modelled.
  *
  * Churn: online and offline periods alternate with lengths from `session` and `downtime`
@@ -135,6 +135,23 @@ export interface NodeGroup {
   fixedBandwidth?: Float64Array
 }
 
+/**
+ * Per-node record of the hot path (float64 words): everything `latency` and `send` read or
+ * write about one node sits in one 64-byte record, so a cell to or from a node whose data
+ * is not in cache costs one miss, not six (at 100k nodes the separate arrays are cold).
+ */
+const N_X = 0
+const N_Y = 1
+const N_ACCESS = 2
+/** region × regions: the node's row in the base-latency matrix. */
+const N_ROW = 3
+const N_REGION = 4
+/** cellBytes / bytesPerMs: serialization time of one cell on the node's uplink, ms. */
+const N_SER = 5
+/** Time the uplink is free again. */
+const N_UP_FREE = 6
+const N_STRIDE = 8
+
 export class Network {
   readonly size: number
   readonly region: Uint8Array
@@ -143,8 +160,8 @@ export class Network {
   readonly access: Float64Array
   /** Uplink bandwidth, bytes per ms. */
   readonly bytesPerMs: Float64Array
-  /** Time the uplink is free again. */
-  readonly upFree: Float64Array
+  /** The hot-path records (N_* layout). */
+  readonly #node: Float64Array
   readonly #base: Float64Array
   readonly #regions: number
   readonly msPerKm: number
@@ -170,7 +187,7 @@ export class Network {
     this.y = new Float64Array(n)
     this.access = new Float64Array(n)
     this.bytesPerMs = new Float64Array(n)
-    this.upFree = new Float64Array(n)
+    this.#node = new Float64Array(n * N_STRIDE)
     const cum: number[] = []
     let total = 0
     for (const r of g.regions) { total += r.weight; cum.push(total) }
@@ -190,13 +207,26 @@ export class Network {
         this.bytesPerMs[i] = Math.max(bw, 1) / 1000
       }
     }
+    const node = this.#node
+    for (let j = 0; j < n; j++) {
+      const o = j * N_STRIDE
+      node[o + N_X] = this.x[j]
+      node[o + N_Y] = this.y[j]
+      node[o + N_ACCESS] = this.access[j]
+      node[o + N_ROW] = this.region[j] * R
+      node[o + N_REGION] = this.region[j]
+      node[o + N_SER] = cellBytes / this.bytesPerMs[j]
+    }
   }
 
   /** One-way latency a → b without jitter, ms. */
   latency (a: number, b: number): number {
-    const dx = this.x[a] - this.x[b]
-    const dy = this.y[a] - this.y[b]
-    return this.#base[this.region[a] * this.#regions + this.region[b]] + this.msPerKm * Math.sqrt(dx * dx + dy * dy) + this.access[a] + this.access[b]
+    const node = this.#node
+    const oa = a * N_STRIDE
+    const ob = b * N_STRIDE
+    const dx = node[oa + N_X] - node[ob + N_X]
+    const dy = node[oa + N_Y] - node[ob + N_Y]
+    return this.#base[node[oa + N_ROW] + node[ob + N_REGION]] + this.msPerKm * Math.sqrt(dx * dx + dy * dy) + node[oa + N_ACCESS] + node[ob + N_ACCESS]
   }
 
   /** Round trip a ↔ b without jitter or serialization, ms. */
@@ -208,10 +238,12 @@ export class Network {
    * `rng` is the sender's stream (jitter).
    */
   send (a: number, b: number, now: number, rng: Draws): number {
-    const ser = this.cellBytes / this.bytesPerMs[a]
-    const free = this.upFree[a]
+    const node = this.#node
+    const o = a * N_STRIDE
+    const ser = node[o + N_SER]
+    const free = node[o + N_UP_FREE]
     const start = free > now ? free : now
-    this.upFree[a] = start + ser
+    node[o + N_UP_FREE] = start + ser
     const link = ser + this.latency(a, b) + (this.jitterMs > 0 ? rng.exp(this.jitterMs) : 0)
     this.lastQueue = start - now
     this.lastLink = link

@@ -19,7 +19,56 @@ describe('EventQueue', () => {
       expect(q.pop()).toBe(false)
     }), { numRuns: 50 })
   })
-  it('interleaved push/pop keeps order and recycles slots', () => {
+  it('property: interleaved pushes and pops come out in (time, insertion) order across the near heap, the bucket ring and the overflow', () => {
+    // delays from ties (0) through the near heap and the ring (128 buckets) to far beyond
+    // it, around the ring's edge in particular, with bucket widths small enough that every
+    // path (ring wrap, overflow, jumps over an empty ring) runs
+    const within = (lo: number, hi: number): fc.Arbitrary<number> =>
+      fc.tuple(fc.integer({ min: lo, max: hi }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true })).map(([a, b]) => a + b)
+    const delay = fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 3 }), within(0, 3), within(122, 134), within(250, 262), within(0, 600), fc.integer({ min: 0, max: 100_000 }))
+    const op = fc.oneof({ arbitrary: fc.tuple(fc.constant('push' as const), delay), weight: 3 }, { arbitrary: fc.tuple(fc.constant('pop' as const), fc.constant(0)), weight: 2 })
+    fc.assert(fc.property(fc.array(op, { maxLength: 2000 }), fc.constantFrom(1, 2, 256), (ops, bucketMs) => {
+      const q = new EventQueue(2, bucketMs)
+      const ref: Array<[number, number]> = [] // (time, id), kept sorted
+      let now = 0
+      let id = 0
+      const popBoth = (): void => {
+        expect(q.size).toBe(ref.length)
+        if (ref.length === 0) { expect(q.peekTime()).toBe(Infinity); expect(q.pop()).toBe(false); return }
+        const [t, i] = ref.shift() as [number, number]
+        expect(q.peekTime()).toBe(t)
+        expect(q.pop()).toBe(true)
+        expect([q.time, q.target, q.arg]).toEqual([t, i, i % 7])
+        now = t
+      }
+      for (const [kind, d] of ops) {
+        if (kind === 'pop') { popBoth(); continue }
+        const t = now + d
+        q.push(t, 1, id, id % 7)
+        let k = ref.length
+        while (k > 0 && ref[k - 1][0] > t) k--
+        ref.splice(k, 0, [t, id++])
+      }
+      while (ref.length > 0) popBoth()
+      expect(q.pop()).toBe(false)
+    }), { numRuns: 100 })
+  })
+  it('an event from the overflow is not overtaken by a later one pushed into the ring', () => {
+    const q = new EventQueue(4, 1) // ring of 128 buckets of 1
+    q.push(200, 0, 1)
+    q.push(300.5, 0, 2) // 300 buckets ahead: overflow
+    expect(q.pop()).toBe(true)
+    expect(q.time).toBe(200)
+    q.push(300.7, 0, 3) // 100 buckets ahead now: ring
+    q.push(300.5, 0, 4) // ties with 2, pushed later
+    const out: number[] = []
+    while (q.pop()) out.push(q.target)
+    expect(out).toEqual([2, 4, 3])
+  })
+  it('bucket width must be a power of two', () => {
+    expect(() => new EventQueue(4, 100)).toThrow(RangeError)
+  })
+  it('interleaved push/pop keeps order', () => {
     const q = new EventQueue(2)
     const rng = SeededRng.derive(1, 'q')
     let last = -Infinity

@@ -2,12 +2,13 @@ import { describe, expect, it } from 'vitest'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { runMessage } from '../../sim/message.ts'
+import { poissonGapMs, runMessage } from '../../sim/message.ts'
 import { runScenario } from '../../sim/run.ts'
 import { parseScenario, resolveScenario } from '../../sim/scenario.ts'
 import { ScenarioError } from '../../sim/errors.ts'
 import { ChurnModel, distMean, gamma, Network, sampleDist, DEFAULT_GEOGRAPHY } from '../../sim/engine/network.ts'
 import { RngBank, SeededRng } from '../../sim/rng.ts'
+import { PoissonProcess } from '../../src/mix/index.ts'
 import { senderEstimate, VectorMixer } from '../../sim/anonymity.ts'
 
 /** A network small enough to be quick and busy enough to mix. */
@@ -35,7 +36,7 @@ describe('message mode: sender entropy', () => {
   it('the mixer averages vectors and the estimate conditions on clients', () => {
     const m = new VectorMixer(10)
     m.add(null, 1, 0.5)
-    m.add({ ids: Int32Array.of(2, 8), p: Float64Array.of(0.5, 0.5) }, 0, 0.5)
+    m.add({ ids: [2, 8], p: [0.5, 0.5] }, 0, 0.5)
     const v = m.take()
     expect([...v.ids]).toEqual([1, 2, 8])
     expect([...v.p]).toEqual([0.5, 0.25, 0.25])
@@ -84,6 +85,46 @@ describe('message mode: latency, churn, cover', () => {
   })
 })
 
+describe('message mode: paranoid send stream (src/mix SendStream)', () => {
+  const P = {
+    durationS: 30, warmupS: 5, relays: 30, clients: 20, providers: 4, callIntervalS: 1, targets: 50,
+    churn: { clients: 'none' }, entropy: false, profile: 'paranoid'
+  }
+  const run = (m: object, seed = 1): ReturnType<typeof runMessage> => runMessage(resolveScenario({ modes: ['message'], message: { ...P, ...m } }).message, undefined, seed)
+  /** Cells clients put on their links per client-second: stream slots (request or loop) and loop cover. */
+  const clientRate = ({ result: r, messages }: ReturnType<typeof runMessage>): number => {
+    const requestCells = r.realCellsSent - (messages - r.callsIssued) * r.responseCells
+    return (requestCells + r.loopCellsSent + r.dropCellsSent + r.coverSkippedNoCircuit) / (P.clients * P.durationS)
+  }
+  it('a client sends λ = 50 slots/s plus 5 loops/s whether it calls or not', () => {
+    const busy = run({})
+    const idle = run({ callIntervalS: 100_000 })
+    expect(busy.result.callsCompleted).toBeGreaterThan(400)
+    expect(idle.result.callsIssued).toBe(0)
+    for (const r of [busy, idle]) {
+      expect(clientRate(r)).toBeGreaterThan(55 * 0.97)
+      expect(clientRate(r)).toBeLessThan(55 * 1.03)
+      expect(r.result.dropCellsSent).toBe(0) // paranoid has no drop cover: empty slots carry loops
+    }
+    expect(Math.abs(clientRate(busy) - clientRate(idle)) / clientRate(idle)).toBeLessThan(0.02)
+  })
+  it('request cells wait for slots: the median call spends ≈ two slot gaps (Gamma(2, 20 ms), median 34 ms) more in "other" than balanced', () => {
+    const para = run({}).result
+    const bal = run({ profile: 'balanced' }).result
+    expect(bal.otherMs.p50).toBeCloseTo(20, 6) // provider service
+    expect(para.otherMs.p50 - bal.otherMs.p50).toBeGreaterThan(20)
+    expect(para.otherMs.p50 - bal.otherMs.p50).toBeLessThan(50)
+    expect(para.deliverySuccess).toBe(1)
+  })
+  it('is deterministic per seed, and client churn drains queued cells', () => {
+    const churn = { clients: { session: { dist: 'exp', mean: 5 }, downtime: { dist: 'exp', mean: 5 } } }
+    const a = run({ churn }, 4)
+    expect(run({ churn }, 4)).toEqual(a)
+    expect(a.result.callsCompleted).toBeGreaterThan(100)
+    expect(a.result.callsFailed).toBeGreaterThan(0)
+  })
+})
+
 describe('network model', () => {
   it('latency is base + distance + access, symmetric; sends queue FIFO on the uplink', () => {
     const rng = SeededRng.derive(1, 'net')
@@ -111,6 +152,18 @@ describe('network model', () => {
     expect(distMean({ kind: 'exp', mean: 3 })).toBe(3)
     const churn = new ChurnModel(w, { kind: 'exp', mean: 900 })
     expect(churn.onlineProbability).toBeCloseTo(distMean(w) / (distMean(w) + 900), 12)
+  })
+  it('client Poisson processes kept as numbers (poissonGapMs) draw exactly as src/mix PoissonProcess', () => {
+    for (const rate of [0.05, 0.1, 1 / 600, 5, 0]) {
+      const bank = new RngBank(3, 'p', 2)
+      const proc = new PoissonProcess(rate, SeededRng.derive(3, 'p', 1), 1000)
+      let next = 1000 + poissonGapMs(rate, bank.select(1))
+      for (let k = 0; k < 50; k++) {
+        expect(next).toBe(proc.next)
+        proc.advance()
+        next += poissonGapMs(rate, bank.select(1))
+      }
+    }
   })
   it('RngBank streams equal SeededRng streams', () => {
     const bank = new RngBank(9, 'x', 4)
@@ -140,7 +193,7 @@ describe('message scenarios', () => {
     [{ message: { churn: { clients: { session: { dist: 'weibull', median: 3 } } } } }, 'message.churn.clients.session.shape'],
     [{ message: { churn: { clients: { session: { dist: 'exp', mean: 3, median: 2 } } } } }, 'message.churn.clients.session.median'],
     [{ message: { cover: { rate: 1 } } }, 'message.cover.rate'],
-    [{ message: { profile: 'paranoid' } }, 'message.profile'],
+    [{ message: { profile: 'slow' } }, 'message.profile'],
     [{ message: { network: { regions: [{ name: 'a', weight: 1 }], baseMs: [[1, 2]] } } }, 'message.network.baseMs[0]'],
     [{ message: { bandwidth: { relays: 5 } } }, 'message.bandwidth.relays'],
     [{ message: { perHopMeanDelayMs: [10, 5000] } }, 'message.perHopMeanDelayMs[1]'],
