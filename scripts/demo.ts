@@ -11,22 +11,43 @@
  *    isError, 1 MB, non-ASCII, progress; each result, its latency, the circuit's hops;
  * 5. what each party saw.
  * Finishes within 60 s and leaves nothing running.
+ *
+ * `npm run demo -- --log-level debug` (or VEIL_LOG_LEVEL=debug): every process logs at that
+ * level — the relays to `relay.log` in their data dirs, the demo's provider and bridge to
+ * stderr. By default the relays log at info and the provider and bridge say nothing.
+ * VEIL_DEMO_HOME=DIR runs the demo in DIR and keeps it afterwards (logs, keys), instead of
+ * a temporary directory that is removed at the end.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Client } from '@modelcontextprotocol/client'
 import { InMemoryTransport } from '@modelcontextprotocol/server'
 import { startTestnet, type Testnet } from '../src/node/testnet.ts'
 import { startOverlayBridge, startOverlayProvider, type RunningOverlayBridge, type RunningOverlayProvider } from '../src/bridge/index.ts'
+import { createLogger, isLogLevel, type Logger, type LogLevel } from '../src/cli/log.ts'
 
 const NODES = Number(process.env.VEIL_DEMO_NODES ?? 6)
 const EXAMPLE = fileURLToPath(new URL('../examples/tools-server.ts', import.meta.url))
 const started = Date.now()
 const out = (s: string): void => { process.stdout.write(s + '\n') }
 const short = (id: string): string => `…${id.slice(-6)}`
-const home = await mkdtemp(join(tmpdir(), 'veil-demo-'))
+/** --log-level LEVEL / --log-level=LEVEL, else VEIL_LOG_LEVEL; undefined: the quiet default. */
+function logLevelSetting (): LogLevel | undefined {
+  const i = process.argv.indexOf('--log-level')
+  const text = i !== -1 ? process.argv[i + 1] : process.argv.find(a => a.startsWith('--log-level='))?.slice('--log-level='.length) ?? process.env.VEIL_LOG_LEVEL
+  if (text === undefined || text === '') return undefined
+  if (!isLogLevel(text)) { process.stderr.write('demo: --log-level must be error, warn, info or debug\n'); process.exit(2) }
+  return text
+}
+const logLevel = logLevelSetting()
+const logOf = (who: string): Logger | undefined => logLevel === undefined
+  ? undefined
+  : createLogger({ level: logLevel, format: 'text', write: (line) => { process.stderr.write(`  [${who}] ${line}`) } })
+const keptHome = process.env.VEIL_DEMO_HOME === undefined || process.env.VEIL_DEMO_HOME === '' ? undefined : resolve(process.env.VEIL_DEMO_HOME)
+if (keptHome !== undefined) await mkdir(keptHome, { recursive: true, mode: 0o700 })
+const home = keptHome ?? await mkdtemp(join(tmpdir(), 'veil-demo-'))
 let net: Testnet | undefined
 let provider: RunningOverlayProvider | undefined
 let bridge: RunningOverlayBridge | undefined
@@ -48,7 +69,7 @@ const brief = (r: Record<string, unknown>): string => {
 
 try {
   out(`Veil demo — a local testnet in ${home}\n`)
-  net = await startTestnet({ home, nodes: NODES, signal: abort.signal, onProgress: (line) => { process.stderr.write(`  ${line}\n`) } })
+  net = await startTestnet({ home, nodes: NODES, signal: abort.signal, logLevel, onProgress: (line) => { process.stderr.write(`  ${line}\n`) } })
   const boots = net.info.relays.map(r => r.addrs[0])
   const indexOf = (id: string): string => { const i = net?.info.relays.findIndex(r => r.peerId === id) ?? -1; return i >= 0 ? `relay ${i}` : 'provider relay' }
   out(`1. ${NODES} relays, each its own process on its own 127.x address, ready in ${(net.readyMs / 1000).toFixed(1)} s:`)
@@ -57,7 +78,7 @@ try {
   const tp = Date.now()
   provider = await startOverlayProvider({
     provider: { server: { kind: 'stdio', command: process.execPath, args: [EXAMPLE] } },
-    node: { dataDir: join(home, 'provider'), listen: [`/ip4/127.${NODES + 1}.0.1/tcp/0`], bootstrap: boots, testnet: true, control: false }
+    node: { dataDir: join(home, 'provider'), listen: [`/ip4/127.${NODES + 1}.0.1/tcp/0`], bootstrap: boots, testnet: true, control: false, log: logOf('provider') }
   })
   await provider.node.published
   const pst = provider.node.status()
@@ -75,7 +96,8 @@ try {
     profile: 'fast',
     providers: [{ address: provider.address, tag: 'ex' }],
     dataDir: join(home, 'bridge'),
-    serve: { kind: 'stdio', transport: serverSide }
+    serve: { kind: 'stdio', transport: serverSide },
+    ...(logLevel !== undefined && { consumer: { log: logOf('bridge') } })
   })
   mcp = new Client({ name: 'demo-client', version: '1.0.0' })
   await mcp.connect(clientSide)
@@ -141,6 +163,6 @@ try {
   await bridge?.close().catch(() => {})
   await provider?.close().catch(() => {})
   await net?.stop()
-  await rm(home, { recursive: true, force: true })
-  out(`\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s; everything stopped.`)
+  if (keptHome === undefined) await rm(home, { recursive: true, force: true })
+  out(`\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s; everything stopped.${keptHome !== undefined ? ` Logs and keys kept in ${home}.` : ''}`)
 }

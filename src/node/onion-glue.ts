@@ -93,12 +93,34 @@ export interface BindableLinkHooks extends OnionLinkHooks {
   bind(target: OnionLinkHooks): void
 }
 
+/** Cells held for the onion layer before it is attached (a relay starting); beyond this they are dropped. */
+export const MAX_EARLY_CELLS = 1024
+
 export function onionLinkHooks (): BindableLinkHooks {
   let target: OnionLinkHooks | undefined
+  // A relay's links accept cells before its onion layer is attached (startRelayNode still
+  // bootstraps and publishes its descriptor): a CREATE dropped then is never answered, and
+  // its sender waits until its own timeout. Hold them (bounded) and hand them over on bind.
+  let early: Array<[Uint8Array, Link]> | undefined = []
   return {
-    onCell: (cell, link) => { target?.onCell(cell, link) },
-    onLinkClosed: (link, err) => { target?.onLinkClosed(link, err) },
-    bind: (t) => { target = t }
+    onCell: (cell, link) => {
+      if (target !== undefined) target.onCell(cell, link)
+      else if (early !== undefined && early.length < MAX_EARLY_CELLS) early.push([cell, link])
+    },
+    onLinkClosed: (link, err) => {
+      if (target !== undefined) target.onLinkClosed(link, err)
+      else if (early !== undefined) early = early.filter(([, l]) => l !== link)
+    },
+    bind: (t) => {
+      target = t
+      const held = early ?? []
+      early = undefined
+      for (const [cell, link] of held) {
+        if (link.closed) continue
+        // as the link itself does when its handler throws
+        try { t.onCell(cell, link) } catch (err) { link.abort(err instanceof Error ? err : new Error(String(err))) }
+      }
+    }
   }
 }
 
@@ -132,8 +154,16 @@ export interface OnionRelayOptions {
   echo?: boolean
   rng?: Rng
   extendTimeoutMs?: number
-  /** Circuits accepted per link (default MAX_CIRCUITS_PER_LINK). */
+  /** Circuits accepted per link — one link per peer: circuits per peer (default MAX_CIRCUITS_PER_LINK). */
   maxCircuitsPerLink?: number
+  /** Circuits through this relay (default MAX_RELAY_CIRCUITS). */
+  maxCircuits?: number
+  /** CREATEs answered per second over all links (default RELAY_CREATES_PER_SECOND). */
+  createsPerSecond?: number
+  /** CREATEs answered per second from one link (default RELAY_CREATES_PER_SECOND_PER_LINK). */
+  createsPerSecondPerLink?: number
+  /** Streams open at once on one circuit ending here (default MAX_STREAMS_PER_CIRCUIT). */
+  maxStreamsPerCircuit?: number
   /** A circuit idle this long is destroyed (default RELAY_CIRCUIT_IDLE_MS). */
   circuitIdleMs?: number
   wrapLink?: LinkWrapper
@@ -203,6 +233,10 @@ export function attachOnionRelay (relay: RelayNode, hooks: BindableLinkHooks, op
     streams,
     extendTimeoutMs: opts.extendTimeoutMs,
     maxCircuitsPerLink: opts.maxCircuitsPerLink,
+    maxCircuits: opts.maxCircuits,
+    createsPerSecond: opts.createsPerSecond,
+    createsPerSecondPerLink: opts.createsPerSecondPerLink,
+    maxStreamsPerCircuit: opts.maxStreamsPerCircuit,
     idleMs: opts.circuitIdleMs
   })
   hooks.bind({

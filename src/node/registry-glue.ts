@@ -40,7 +40,7 @@ import {
   RELAY_RENDEZVOUS1, RELAY_RV_DATA, RELAY_RV_CREDIT, RELAY_RV_SENDME, RELAY_RV_CLOSE, RELAY_REGISTRY_STORE_ENTRY, RELAY_REGISTRY_FETCH_ENTRIES
 } from '../registry/constants.ts'
 import { IndexStorer, type IndexStorerLimits } from '../registry/index-store.ts'
-import { IntroPointService } from '../registry/intro-point.ts'
+import { IntroPointService, type IntroPointLimits } from '../registry/intro-point.ts'
 import { RendezvousPointService } from '../registry/rendezvous-point.ts'
 import type { HiddenNetwork } from '../registry/hs-paths.ts'
 import { Storer, type RecordStore, type StorerLimits } from '../registry/store.ts'
@@ -103,6 +103,8 @@ export function dhtRecordStore (ds: Datastore): RecordStore {
 export interface RegistryRelayOptions {
   params?: RegistryParams
   limits?: Partial<StorerLimits>
+  /** This relay's caps as an introduction point (introductions per second per provider). */
+  introLimits?: Partial<IntroPointLimits>
   /** The keyword index's limits at this storer. */
   indexLimits?: Partial<IndexStorerLimits>
   clock?: Clock
@@ -137,7 +139,7 @@ export async function attachRegistryRelay (relay: RelayNode, onion: OnionRelay, 
   onion.commands.register(RELAY_REGISTRY_STORE_ENTRY, (ctx, cell) => { index.onStoreEntry(ctx, cell.data) })
   onion.commands.register(RELAY_REGISTRY_FETCH_ENTRIES, (ctx, cell) => { index.onFetchEntries(ctx, cell.data) })
   // introduction and rendezvous: synchronous handlers (a circuit's cells are handled in order)
-  const intro = new IntroPointService({ clock })
+  const intro = new IntroPointService({ clock, limits: o.introLimits })
   const rendezvous = new RendezvousPointService({ clock })
   onion.commands.register(RELAY_ESTABLISH_INTRO, (ctx, cell) => { intro.onEstablish(ctx, cell.data) })
   onion.commands.register(RELAY_INTRODUCE1, (ctx, cell) => { intro.onIntroduce1(ctx, cell.data) })
@@ -149,7 +151,7 @@ export async function attachRegistryRelay (relay: RelayNode, onion: OnionRelay, 
   onion.commands.register(RELAY_RV_SENDME, (ctx) => { rendezvous.onSendme(ctx) })
   onion.commands.register(RELAY_RV_CLOSE, (ctx) => { rendezvous.onClose(ctx) })
   relay.setStatusSection('registry', () => ({
-    limits: storer.limits, ...structuredClone(storer.counters), index: { limits: index.limits, ...structuredClone(index.counters) }, intro: { ...intro.counters, points: intro.size }, rendezvous: { ...rendezvous.counters, circuits: rendezvous.size }
+    limits: storer.limits, ...structuredClone(storer.counters), index: { limits: index.limits, ...structuredClone(index.counters) }, intro: { limits: intro.limits, ...intro.counters, points: intro.size }, rendezvous: { ...rendezvous.counters, circuits: rendezvous.size }
   }))
   return {
     storer,

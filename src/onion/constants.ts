@@ -181,6 +181,17 @@ export const MAX_CIRCUITS_PER_LINK = 4096
 /** Circuits a relay carries in all. */
 export const MAX_RELAY_CIRCUITS = 32_768
 /**
+ * Relay-wide CREATE budget: a hybrid handshake costs ≈1.1 ms of CPU, so 200/s caps handshake
+ * work near a fifth of one core; a client builds a handful of circuits a minute.
+ */
+export const RELAY_CREATES_PER_SECOND = 200
+/** One link (one peer) may use a quarter of the relay's CREATE budget. */
+export const RELAY_CREATES_PER_SECOND_PER_LINK = 50
+/** The relay-wide bucket holds this many seconds of CREATEs (a burst after a quiet spell). */
+export const RELAY_CREATE_BURST_S = 2
+/** A link's bucket holds this many seconds of its rate: a client opening its circuit pool at once is not refused. */
+export const RELAY_CREATE_BURST_S_PER_LINK = 4
+/**
  * A relay destroys a circuit that carried no cell for this long (libp2p enforces
  * no inactivity timeout, and a client that vanished without DESTROY would leave
  * its circuits behind). Longer than any circuit a well-behaved client keeps:

@@ -31,10 +31,14 @@
  * a fresh Y and C, so the replayer cannot compute the keys: no usable circuit).
  * Does not defend against: a real-time quantum attacker impersonating a hop
  * (authentication is classical, by design — relays publish no ML-KEM key).
+ *
+ * Every ephemeral secret, shared secret and the derived key material is reported to the
+ * test-only observeSecret hook (kind 'session'; a call and a branch when no test listens).
  */
 import { HandshakeError, OnionCallerError, expectBytes } from './errors.ts'
 import { MlKemDecapsulationKey, Redacted, constantTimeEqual, hkdfExpandSha3, hkdfExtractSha3, hmacSha3_256, mlkem768EncapsulateWith, mlkem768KeygenFast, sha3_256, wipe, type Rng } from './primitives.ts'
 import { defaultX25519, type X25519 } from './x25519.ts'
+import { observeSecret } from '../overlay/secret-observer.ts'
 import {
   CGO_STATE_SEED_LEN, CIRCUIT_BINDING_LEN, CREATED_MESSAGE_LEN, CREATE_MESSAGE_LEN, HASH_LEN, KEYID_LEN, MAC_LEN, MLKEM768_CT_LEN, MLKEM768_EK_LEN,
   MLKEM768_KEYGEN_SEED_LEN, RELAY_ID_LEN, SESSION_KEY_MATERIAL_LEN, X25519_LEN
@@ -111,6 +115,9 @@ export class SessionKeys extends Redacted {
     this.forward = material.slice(0, CGO_STATE_SEED_LEN)
     this.backward = material.slice(CGO_STATE_SEED_LEN, 2 * CGO_STATE_SEED_LEN)
     this.binding = material.slice(2 * CGO_STATE_SEED_LEN, 2 * CGO_STATE_SEED_LEN + CIRCUIT_BINDING_LEN)
+    observeSecret('session', this.forward)
+    observeSecret('session', this.backward)
+    observeSecret('session', this.binding)
   }
 
   wipe (): void { wipe(this.forward); wipe(this.backward); wipe(this.binding) }
@@ -149,6 +156,7 @@ function derive (transcript: Uint8Array, secret: Uint8Array): { auth: Uint8Array
   const authKey = hkdfExpandSha3(prk, T_AUTH, HASH_LEN)
   const auth = hmacSha3_256(authKey, T_MAC, transcript, SERVER)
   const material = hkdfExpandSha3(prk, T_KEYS, SESSION_KEY_MATERIAL_LEN)
+  observeSecret('session', prk)
   wipe(prk); wipe(authKey)
   return { auth, material }
 }
@@ -159,9 +167,11 @@ export function clientStart (rng: Rng, hop: HopPublicKeys, x25519: X25519 = defa
   expectBytes(hop.onionKey, X25519_LEN, 'hop onion key')
   const x = rng(X25519_LEN)
   expectBytes(x, X25519_LEN, 'rng output')
+  observeSecret('session', x)
   const X = x25519.publicKey(x)
   const kemSeed = rng(MLKEM768_KEYGEN_SEED_LEN)
   expectBytes(kemSeed, MLKEM768_KEYGEN_SEED_LEN, 'rng output')
+  observeSecret('session', kemSeed)
   const { encapsulationKey, decapsulationKey } = mlkem768KeygenFast(kemSeed)
   wipe(kemSeed)
   const message = concat(hop.id, hop.onionKey, X, encapsulationKey)
@@ -188,11 +198,15 @@ export function relayRespond (keys: RelayHandshakeKeys, message: Uint8Array, rng
   const s1 = x25519.sharedSecret(onion.secretKey, X)
   const y = rng(X25519_LEN)
   expectBytes(y, X25519_LEN, 'rng output')
+  observeSecret('session', y)
   const Y = x25519.publicKey(y)
   const s2 = x25519.sharedSecret(y, X)
   wipe(y)
   const enc = mlkem768EncapsulateWith(epk, rng)
   if (enc === undefined) throw new HandshakeError('bad-kem-key', 'EPK fails the ML-KEM-768 encapsulation key check')
+  observeSecret('session', s1)
+  observeSecret('session', s2)
+  observeSecret('session', enc.sharedSecret)
   const transcript = concat(message, Y, enc.ciphertext)
   const secret = concat(s1, s2, enc.sharedSecret)
   const { auth, material } = derive(transcript, secret)
@@ -216,6 +230,9 @@ export function clientFinish (state: ClientHandshakeState, reply: Uint8Array): S
     const s1 = state.x25519.sharedSecret(state.x, state.hop.onionKey)
     const s2 = state.x25519.sharedSecret(state.x, Y)
     const ss = state.dk.decapsulate(C)
+    observeSecret('session', s1)
+    observeSecret('session', s2)
+    observeSecret('session', ss)
     const transcript = concat(state.message, Y, C)
     const secret = concat(s1, s2, ss)
     const derived = derive(transcript, secret)

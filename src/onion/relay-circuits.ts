@@ -48,20 +48,13 @@ import { StreamMux, type StreamTargets } from './stream.ts'
 import type { RelayCommandTable, ExtensionContext } from './commands.ts'
 import {
   CELL_HEADER_LEN, CGO_TAG_LEN, CIRC_ID_LEN, EXTEND_TIMEOUT_MS, HANDSHAKE_TYPE_HYBRID_NTOR_V1, MAX_CIRCUITS_PER_LINK, MAX_EXTENSION_REPLY_CELLS,
-  MAX_HOPS, MAX_QUEUED_CELLS_PER_CIRCUIT, MAX_RELAY_CIRCUITS, MAX_RELAY_EARLY, MAX_STREAMS_PER_CIRCUIT, RELAY_CIRCUIT_IDLE_MS, RELAY_IDLE_SWEEPS_PER_PERIOD
+  MAX_HOPS, MAX_QUEUED_CELLS_PER_CIRCUIT, MAX_RELAY_CIRCUITS, MAX_RELAY_EARLY, MAX_STREAMS_PER_CIRCUIT, RELAY_CIRCUIT_IDLE_MS, RELAY_IDLE_SWEEPS_PER_PERIOD,
+  RELAY_CREATES_PER_SECOND, RELAY_CREATES_PER_SECOND_PER_LINK, RELAY_CREATE_BURST_S, RELAY_CREATE_BURST_S_PER_LINK
 } from './constants.ts'
 
-/**
- * Relay-wide CREATE budget: a hybrid handshake costs ≈1.1 ms of CPU, so 200/s caps handshake
- * work near a fifth of one core; a client builds a handful of circuits a minute.
- */
-export const RELAY_CREATES_PER_SECOND = 200
-/** One link (one peer) may use a quarter of the relay's CREATE budget. */
-export const RELAY_CREATES_PER_SECOND_PER_LINK = 50
-/** The relay-wide bucket holds this many seconds of CREATEs (a burst after a quiet spell). */
-export const RELAY_CREATE_BURST_S = 2
-/** A link's bucket holds this many seconds of its rate: a client opening its circuit pool at once is not refused. */
-export const RELAY_CREATE_BURST_S_PER_LINK = 4
+// the CREATE budgets live in constants.ts (the CLI's flag defaults read them without loading this module)
+export { RELAY_CREATES_PER_SECOND, RELAY_CREATES_PER_SECOND_PER_LINK, RELAY_CREATE_BURST_S, RELAY_CREATE_BURST_S_PER_LINK }
+
 
 export interface RelayCircuitsOptions {
   keys: HandshakeKeySource
@@ -168,6 +161,9 @@ export interface RelayCircuitView {
   readonly key: string
   readonly prev: string
   readonly next: string | undefined
+  /** The circuit's id on the link to `prev` (and to `next`): the neighbour sees the same id on its side of that link. */
+  readonly prevCircId: number
+  readonly nextCircId: number | undefined
   readonly state: 'open' | 'extending'
   readonly earlyCells: number
   readonly extends: number
@@ -274,6 +270,8 @@ export class RelayCircuits {
       key: c.key,
       prev: c.prev.link.peer,
       next: c.next?.link.peer,
+      prevCircId: c.prev.circId,
+      nextCircId: c.next?.circId,
       state: c.state === 'extending' ? 'extending' : 'open',
       earlyCells: c.earlyCells,
       extends: c.extends,

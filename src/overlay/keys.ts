@@ -14,13 +14,13 @@
  * Not here: what the onion keys are used for (src/onion's handshake).
  */
 import { readFile, readdir } from 'node:fs/promises'
-import { appendFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateKeyPairSync, createPublicKey, createPrivateKey } from 'node:crypto'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { writeFileAtomic, wipeFile, ensureDir, isErrno, removeStaleTempFiles } from './fsutil.ts'
 import { Secret } from './secret.ts'
+import { observeSecret } from './secret-observer.ts'
 import { ONION_KEY_ROTATION_MS, ONION_KEY_OVERLAP_MS, X25519_KEY_LEN } from './constants.ts'
 import type { Clock } from './clock.ts'
 import { OverlayConfigError } from './errors.ts'
@@ -28,23 +28,8 @@ import { OverlayConfigError } from './errors.ts'
 export const IDENTITY_FILE = 'identity.key'
 export const ONION_DIR = 'onion'
 
-/**
- * Test-only: every secret a Veil process generates or loads is reported here, so the
- * secret-leak test can search all logs, status output and errors for it. In-process
- * tests set an observer; child processes (testnet relays) append `kind hex` lines to
- * the file named by VEIL_TEST_ONLY_SECRETS_DUMP — never set it outside a test.
- */
-export type SecretObserver = (kind: string, bytes: Uint8Array) => void
-let secretObserver: SecretObserver | undefined
-export const SECRETS_DUMP_ENV = 'VEIL_TEST_ONLY_SECRETS_DUMP'
-const secretsDump = process.env[SECRETS_DUMP_ENV]
-export function setSecretObserverForTests (fn: SecretObserver | undefined): void { secretObserver = fn }
-export function observeSecret (kind: string, bytes: Uint8Array): void {
-  secretObserver?.(kind, bytes)
-  if (secretsDump !== undefined && secretsDump !== '') appendFileSync(secretsDump, `${kind} ${Buffer.from(bytes).toString('hex')}\n`, { mode: 0o600 })
-}
-/** True when this process writes its secrets to a file for a test (it says so in its log). */
-export function secretsDumpEnabled (): boolean { return secretsDump !== undefined && secretsDump !== '' }
+// the test-only secret hook lives in secret-observer.ts (re-exported here for callers of keys.ts)
+export { observeSecret, secretsObserved, secretsDumpEnabled, setSecretObserverForTests, SECRETS_DUMP_ENV, type SecretObserver } from './secret-observer.ts'
 
 /** Load the relay identity from `dir/identity.key`, creating it on first start. */
 export async function loadOrCreateIdentity (dir: string): Promise<PrivateKey> {

@@ -21,6 +21,7 @@
 import { BLIND_STRING, BLINDED_PREFIX_STRING, ED25519_BASEPOINT_STRING, ED25519_PUBLIC_LEN, KEY_BLIND_NONCE_PREFIX, KEYWORD_BLIND_NONCE_PREFIX, SHA3_256_LEN } from './constants.ts'
 import { RegistryCallerError, expectLen } from './errors.ts'
 import { ExpandedEd25519Key, bytesOf, clamp, concat, int8, pointMul, scalarFromBytesModOrder, sha3_256, sha512 } from './primitives.ts'
+import { observeSecret, secretsObserved } from '../overlay/secret-observer.ts'
 
 const BLIND = bytesOf(BLIND_STRING)
 const BASEPOINT = bytesOf(ED25519_BASEPOINT_STRING)
@@ -54,11 +55,13 @@ export function blindPublicKey (A: Uint8Array, h: Uint8Array): Uint8Array | unde
   return pointMul(A, factorScalar(h))
 }
 
-/** The blinded expanded key (a', RH'); its public key equals blindPublicKey(A, h). */
+/** The blinded expanded key (a', RH'); its public key equals blindPublicKey(A, h). Reported to the test-only secret hook as 'blinded'. */
 export function blindExpandedKey (key: ExpandedEd25519Key, h: Uint8Array): ExpandedEd25519Key {
   const scalar = key.scalar() * factorScalar(h)
   const prefix = sha512(concat(RH_BLIND, key.prefix())).slice(0, 32)
-  return new ExpandedEd25519Key(scalar, prefix)
+  const blinded = new ExpandedEd25519Key(scalar, prefix)
+  if (secretsObserved()) observeSecret('blinded', blinded.toBytes())
+  return blinded
 }
 
 /** credential = SHA3-256("credential" | A). */

@@ -20,6 +20,9 @@
  * the bucket of authorised-client counts. Tor's auth layer is always present — so is
  * Veil's (all fakes when a provider has no private tools).
  *
+ * Every secret here (hs_y, x_ss, k_ss, COOKIE-KEY, the descriptor cookie, a client's keys)
+ * is reported to the test-only observeSecret hook as 'client-auth'.
+ *
  * Not here: how clients obtain their keys (out of band) or the private layer's content.
  */
 import {
@@ -28,6 +31,7 @@ import {
 } from './constants.ts'
 import { RegistryCallerError, expectLen } from './errors.ts'
 import { aes256Ctr, bytesOf, concat, constantTimeEqual, mlkem768Decapsulate, mlkem768Encapsulate, shake256, x25519, Redacted, type Rng } from './primitives.ts'
+import { observeSecret } from '../overlay/secret-observer.ts'
 
 /** What the provider knows of an authorised client. */
 export interface AuthorizedClient {
@@ -43,6 +47,8 @@ export class ClientAuthKey extends Redacted {
     super()
     this.x25519Secret = x25519Secret
     this.mlkemDecapsulationKey = mlkemDecapsulationKey
+    observeSecret('client-auth', x25519Secret)
+    observeSecret('client-auth', mlkemDecapsulationKey)
   }
 }
 
@@ -58,7 +64,11 @@ function clientId (subcred: Uint8Array, hsX: Uint8Array, xss: Uint8Array): Uint8
 }
 
 function cookieKey (subcred: Uint8Array, hsX: Uint8Array, xss: Uint8Array, kss: Uint8Array, ct: Uint8Array): Uint8Array {
-  return shake256(concat(bytesOf(AUTH_KEY_CONSTANT), subcred, hsX, xss, kss, ct), DESCRIPTOR_COOKIE_LEN)
+  const key = shake256(concat(bytesOf(AUTH_KEY_CONSTANT), subcred, hsX, xss, kss, ct), DESCRIPTOR_COOKIE_LEN)
+  observeSecret('client-auth', xss)
+  observeSecret('client-auth', kss)
+  observeSecret('client-auth', key)
+  return key
 }
 
 function compareBytes (a: Uint8Array, b: Uint8Array): number {
@@ -76,6 +86,8 @@ export function buildAuthSection (clients: readonly AuthorizedClient[], cookie: 
   expectLen(cookie, DESCRIPTOR_COOKIE_LEN, 'descriptor cookie')
   if (clients.length > MAX_AUTH_CLIENTS) throw new RegistryCallerError(`at most ${MAX_AUTH_CLIENTS} authorised clients`)
   const hsY = rng(X25519_LEN)
+  observeSecret('client-auth', hsY)
+  observeSecret('client-auth', cookie)
   const hsX = x25519.publicKey(hsY)
   const entries: Uint8Array[] = []
   for (const c of clients) {
@@ -117,3 +129,4 @@ export function openAuthSection (section: AuthSection, key: ClientAuthKey, subcr
   }
   return out
 }
+

@@ -307,6 +307,15 @@ export const MAX_INTRO_CLIENT_AUTH_LEN = 256
 export const DEFAULT_INTRO_RATE = 200
 export const DEFAULT_INTRO_BURST = 400
 export const MAX_INTRO_RATE = 100_000
+/**
+ * An introduction point's own cap on introductions per second per provider (auth key),
+ * whatever the provider signed: well above DEFAULT_INTRO_RATE, since forwarding costs the
+ * IP a hash and a cell while the provider pays far more; it bounds what one provider's
+ * flood costs the relay. `veil relay --max-introductions-per-second`.
+ */
+export const IP_DEFAULT_MAX_INTRODUCTIONS_PER_SECOND = 1_000
+/** The cap's bucket holds this many seconds of it (as the providers' default burst). */
+export const IP_INTRODUCTION_BURST_S = 2
 /** u32 fields of ESTABLISH_INTRO. */
 export const INTRO_LIMIT_LEN = 4
 export const ESTABLISH_INTRO_LEN = ED25519_PUBLIC_LEN + 2 * INTRO_LIMIT_LEN + ED25519_SIGNATURE_LEN

@@ -30,6 +30,7 @@ import { HsTimeoutError, awaitCommand } from './hs-wait.ts'
 import { sha3_256, systemRng, type Rng } from './primitives.ts'
 import type { OpenedDescriptor } from './descriptor.ts'
 import type { IntroPoint } from './inner.ts'
+import { observeSecret } from '../overlay/secret-observer.ts'
 
 /** Wait for RENDEZVOUS2 this long after an acknowledged introduction before introducing again. */
 export const DEFAULT_RENDEZVOUS_WAIT_MS = 4_000
@@ -98,6 +99,7 @@ export class HiddenClient {
     try {
       const last = circuit.hops - 1
       const waiting = awaitCommand(circuit, last, RELAY_RENDEZVOUS_ESTABLISHED, signal, 'RENDEZVOUS_ESTABLISHED')
+      waiting.catch(() => {}) // a circuit already closed rejects it at once, and sendRelay throws before the await
       circuit.sendRelay(last, RELAY_ESTABLISH_RENDEZVOUS, 0, cookie)
       const status = decodeStatus((await waiting).data)
       if (status !== HsStatus.OK) throw new HsProtocolError(`rendezvous point refused the cookie: ${hsStatusName(status)}`)
@@ -114,6 +116,7 @@ export class HiddenClient {
     try {
       const last = circuit.hops - 1
       const waiting = awaitCommand(circuit, last, RELAY_INTRODUCE_ACK, signal, 'INTRODUCE_ACK')
+      waiting.catch(() => {}) // a circuit already closed rejects it at once, and sendRelay throws before the await
       circuit.sendRelay(last, RELAY_INTRODUCE1, 0, message)
       return decodeStatus((await waiting).data)
     } finally { circuit.destroy() }
@@ -148,6 +151,7 @@ export class HiddenClient {
       triedRps.push(rp)
       const rpKey = net.onionKey(rp) as Uint8Array
       const cookie = o.cookie ?? this.#keyRng(REND_COOKIE_LEN)
+      observeSecret('rendezvous', cookie)
       // the first intro circuit is built while the rendezvous point is set up
       let introBuild: Promise<Circuit> | undefined = this.#o.network.build(this.#paths.long(order[attempt % order.length].id), signal)
       introBuild.catch(() => {})
@@ -183,6 +187,9 @@ export class HiddenClient {
           let cell
           try { cell = await rendezvous } catch (err) {
             if (err instanceof HsTimeoutError && !signal.aborted) { lastError = 'no RENDEZVOUS2 in time'; this.#remember(providerKey, avoid, rp); continue }
+            // the rendezvous circuit went down under us (one of its relays stopped; awaitCommand
+            // fails only when the circuit closes or misbehaves): another RP and cookie
+            if (!signal.aborted && o.cookie === undefined) { lastError = err instanceof Error ? err.message : String(err); continue }
             throw err
           }
           return this.#finish(rendCircuit, state, decodeRendezvous2(cell.data), rp, introductions)

@@ -14,8 +14,11 @@
  *                  RENDEZVOUS1, and serve the stream targets over the joined channel (e2e.ts).
  *
  * Intro circuits are kept alive with INTRO_CREDIT (which also gives the IP reply credit);
- * one that closes is rebuilt to the same IP with the same keys, and after three failures
- * replaced by a new IP with new keys (`onIntroPointsChanged`: republish).
+ * one that closes is rebuilt to the same IP with the same keys (backing off between
+ * attempts, so a guard or IP that restarts within seconds keeps its place), and after three
+ * failures replaced by a new IP with new keys (`onIntroPointsChanged`: republish). Missing
+ * introduction points (none could be built: the guard was down) are built again with
+ * backoff, from INTRO_RETRY_MIN_MS to the keep-alive interval, all at once.
  *
  * Defends against: replayed introductions, introduction floods (PoW priority, queue bound,
  * rendezvous rate cap), guard discovery through client-chosen RPs (vanguards-lite paths;
@@ -45,6 +48,8 @@ export const CHANNEL_IDLE_MS = 5 * 60_000
 export const INTRO_REBUILD_ATTEMPTS = 3
 /** Rendezvous paths remembered for status and tests. */
 export const MAX_RECORDED_PATHS = 1000
+/** First wait before rebuilding a lost intro circuit again, or building missing intro points again (doubles per failure). */
+export const INTRO_RETRY_MIN_MS = 1_000
 
 export interface HiddenServiceOptions {
   readonly network: HiddenNetwork
@@ -114,6 +119,8 @@ export class HiddenService {
   #tokensAt: number
   #pumpTimer: ReturnType<typeof setTimeout> | undefined
   #keepalive: ReturnType<typeof setInterval> | undefined
+  #refillTimer: ReturnType<typeof setTimeout> | undefined
+  #refillDelay = INTRO_RETRY_MIN_MS
   #stopped = false
 
   constructor (o: HiddenServiceOptions) {
@@ -150,12 +157,14 @@ export class HiddenService {
     }
     this.#keepalive = setInterval(() => { this.#tick() }, Math.min(INTRO_KEEPALIVE_MS, CHANNEL_IDLE_MS))
     this.#keepalive.unref?.()
+    if (this.#intros.size < n) this.#scheduleRefill()
   }
 
   stop (): void {
     this.#stopped = true
     clearInterval(this.#keepalive)
     clearTimeout(this.#pumpTimer)
+    clearTimeout(this.#refillTimer)
     for (const i of this.#intros.values()) { i.retired = true; i.circuit?.destroy(); i.secrets.wipe() }
     this.#intros.clear()
     for (const c of [...this.channels]) c.close()
@@ -199,6 +208,7 @@ export class HiddenService {
       const burst = Math.max(rate, this.#o.introBurst ?? DEFAULT_INTRO_BURST)
       const authKey = intro.secrets.authKey
       const waiting = awaitCommand(circuit, last, RELAY_INTRO_ESTABLISHED, s, 'INTRO_ESTABLISHED')
+      waiting.catch(() => {}) // a circuit already closed rejects it at once, and sendRelay throws before the await
       circuit.sendRelay(last, RELAY_ESTABLISH_INTRO, 0, encodeEstablishIntro({ authKey: authKey.publicKey, rate, burst, signature: authKey.sign(establishIntroSigned(authKey.publicKey, rate, burst)) }))
       const status = decodeStatus((await waiting).data)
       if (status !== HsStatus.OK) throw new HsProtocolError(`introduction point refused: ${hsStatusName(status)}`)
@@ -223,13 +233,15 @@ export class HiddenService {
     const retry = async (): Promise<void> => {
       while (!intro.retired && !this.#stopped && intro.failures < INTRO_REBUILD_ATTEMPTS) {
         try { this.counters.introRebuilds++; await this.#establish(intro); return } catch { intro.failures++ }
+        // a guard or IP that restarts comes back within seconds: do not spend every attempt at once
+        if (intro.failures < INTRO_REBUILD_ATTEMPTS) await this.#wait(INTRO_RETRY_MIN_MS * 2 ** (intro.failures - 1))
       }
       if (intro.retired || this.#stopped) return
       // replace: a new relay, new keys; the descriptor must be republished
       intro.retired = true
       this.#intros.delete(intro.authHex)
       this.counters.introReplaced++
-      try { await this.#newIntro(this.#chooseIntroRelays(1, [intro.relay])[0]) } catch { /* the next tick tries again */ }
+      try { await this.#newIntro(this.#chooseIntroRelays(1, [intro.relay])[0]) } catch { this.#scheduleRefill() }
       this.#o.onIntroPointsChanged?.()
     }
     void retry()
@@ -241,14 +253,34 @@ export class HiddenService {
       const c = i.circuit
       if (c?.state === 'open') { try { c.sendRelay(c.hops - 1, RELAY_INTRO_CREDIT, 0, new Uint8Array(0)) } catch { /* onClose rebuilds */ } }
     }
-    const want = this.#o.introPoints ?? INTRO_DEFAULT_COUNT
-    if (this.#intros.size < want) {
-      void (async () => {
-        try { await this.#newIntro(this.#chooseIntroRelays(1, [])[0]); this.#o.onIntroPointsChanged?.() } catch { /* later */ }
-      })()
-    }
+    this.#scheduleRefill()
     const cutoff = this.#o.clock.now() - CHANNEL_IDLE_MS
     for (const ch of [...this.channels]) if (ch.mux.size === 0 && ch.lastActive < cutoff) ch.close()
+  }
+
+  async #wait (ms: number): Promise<void> {
+    await new Promise<void>(resolve => { setTimeout(resolve, ms).unref?.() })
+  }
+
+  /** Build the missing introduction points soon: after the current backoff (doubled per failed round, up to the keep-alive interval). */
+  #scheduleRefill (): void {
+    if (this.#stopped || this.#refillTimer !== undefined) return
+    this.#refillTimer = setTimeout(() => { this.#refillTimer = undefined; void this.#refill() }, this.#refillDelay)
+    this.#refillTimer.unref?.()
+  }
+
+  async #refill (): Promise<void> {
+    const missing = (this.#o.introPoints ?? INTRO_DEFAULT_COUNT) - this.#intros.size
+    if (this.#stopped || missing <= 0) { this.#refillDelay = INTRO_RETRY_MIN_MS; return }
+    let results: Array<PromiseSettledResult<void>> = []
+    try {
+      results = await Promise.allSettled(this.#chooseIntroRelays(missing, []).map(async r => { await this.#newIntro(r) }))
+    } catch { /* no relay to choose from */ }
+    if (this.#stopped) return
+    if (results.some(r => r.status === 'fulfilled')) this.#o.onIntroPointsChanged?.()
+    if (results.length > 0 && results.every(r => r.status === 'fulfilled')) { this.#refillDelay = INTRO_RETRY_MIN_MS; return }
+    this.#refillDelay = Math.min(this.#refillDelay * 2, INTRO_KEEPALIVE_MS)
+    this.#scheduleRefill()
   }
 
   // ── introductions ───────────────────────────────────────────────────────────

@@ -23,6 +23,10 @@
  * long as the introduction point's ML-KEM key, which is replaced with the introduction
  * point (Tor's hs-ntor has the same shape: the service's intro key is long-lived, Y fresh).
  * Not defended here: a provider's intro key compromised before the introduction.
+ *
+ * Secrets are reported to the test-only observeSecret hook: introduction-point keys and
+ * the introduction handshake as 'introduction', the rendezvous handshake as 'rendezvous',
+ * the channel keys as 'e2e'.
  */
 import {
   AEAD_KEY_LEN, AEAD_NONCE_LEN, ED25519_SEED_LEN, INTRO_KDF_CONTEXT, INTRO_POW_CONTEXT, POW_NONCE_LEN,
@@ -37,6 +41,7 @@ import { RegistryCallerError } from './errors.ts'
 import { HsProtocolError, decodeIntroPlaintext, encodeIntroPlaintext, encodeIntroduce, encodeRendezvous1, type Introduce, type IntroPlaintext, type Rendezvous2 } from './hs-codec.ts'
 import { powEffort, solvePow } from './pow.ts'
 import type { IntroPointKeys } from './descriptor.ts'
+import { observeSecret, secretsObserved } from '../overlay/secret-observer.ts'
 
 const ZERO_NONCE = new Uint8Array(AEAD_NONCE_LEN)
 
@@ -58,8 +63,16 @@ export class IntroSecrets extends Redacted {
   }
 
   static generate (rng: Rng): IntroSecrets {
-    const kem = mlkem768KeygenFast(rng(MLKEM768_KEYGEN_SEED_LEN))
-    return new IntroSecrets(ExpandedEd25519Key.fromSeed(rng(ED25519_SEED_LEN)), rng(X25519_LEN), kem.encapsulationKey, kem.decapsulationKey)
+    const kemSeed = rng(MLKEM768_KEYGEN_SEED_LEN)
+    const authSeed = rng(ED25519_SEED_LEN)
+    const encSecret = rng(X25519_LEN)
+    observeSecret('introduction', kemSeed)
+    observeSecret('introduction', authSeed)
+    observeSecret('introduction', encSecret)
+    const kem = mlkem768KeygenFast(kemSeed)
+    const authKey = ExpandedEd25519Key.fromSeed(authSeed)
+    if (secretsObserved()) observeSecret('introduction', authKey.toBytes())
+    return new IntroSecrets(authKey, encSecret, kem.encapsulationKey, kem.decapsulationKey)
   }
 
   /** What the descriptor lists (certified by buildDescriptor). */
@@ -72,6 +85,8 @@ export class IntroSecrets extends Redacted {
     if (!constantTimeEqual(m.authKey, this.authKey.publicKey)) throw new HsProtocolError('introduction for another auth key')
     const dh1 = x25519.sharedSecret(this.#encSecret, m.clientKey)
     const ss = this.#dk.decapsulate(m.kemCiphertext)
+    observeSecret('introduction', dh1)
+    observeSecret('introduction', ss)
     const transcript = introTranscript(this.authKey.publicKey, this.encX25519, this.encMlKem, m.clientKey, m.kemCiphertext)
     const k = introKey(dh1, ss, transcript)
     const plain = aeadOpen(k, ZERO_NONCE, m.sealed, concat(m.authKey, m.clientKey, m.kemCiphertext))
@@ -104,7 +119,9 @@ function introTranscript (authKey: Uint8Array, encX: Uint8Array, encMlKem: Uint8
 }
 
 function introKey (dh1: Uint8Array, ss: Uint8Array, transcript: Uint8Array): Uint8Array {
-  return hkdfExpandSha3(hkdfExtractSha3(bytesOf(INTRO_KDF_CONTEXT), concat(dh1, ss)), concat(bytesOf('intro'), transcript), AEAD_KEY_LEN)
+  const k = hkdfExpandSha3(hkdfExtractSha3(bytesOf(INTRO_KDF_CONTEXT), concat(dh1, ss)), concat(bytesOf('intro'), transcript), AEAD_KEY_LEN)
+  observeSecret('introduction', k)
+  return k
 }
 
 function rendKeys (ikm: Uint8Array, transcript: Uint8Array): { mac: Uint8Array, keys: ChannelKeys } {
@@ -112,6 +129,9 @@ function rendKeys (ikm: Uint8Array, transcript: Uint8Array): { mac: Uint8Array, 
   const keys = new ChannelKeys(okm.slice(REND_AUTH_LEN, REND_AUTH_LEN + AEAD_KEY_LEN), okm.slice(REND_AUTH_LEN + AEAD_KEY_LEN))
   const mac = okm.slice(0, REND_AUTH_LEN)
   okm.fill(0)
+  observeSecret('rendezvous', mac)
+  observeSecret('e2e', keys.clientToProvider)
+  observeSecret('e2e', keys.providerToClient)
   return { mac, keys }
 }
 
@@ -144,10 +164,13 @@ export function clientIntroduce (
 ): { message: Uint8Array, state: ClientIntroState } {
   if (fields.cookie.length !== REND_COOKIE_LEN) throw new RegistryCallerError('cookie must be 20 bytes')
   const x = rng(X25519_LEN)
+  observeSecret('introduction', x)
   const X = x25519.publicKey(x)
   const kem = mlkem768EncapsulateWith(ip.encMlKem, rng)
   if (kem === undefined) throw new HsProtocolError('introduction point ML-KEM key fails the FIPS 203 check')
   const dh1 = x25519.sharedSecret(x, ip.encX25519)
+  observeSecret('introduction', kem.sharedSecret)
+  observeSecret('introduction', dh1)
   const transcript = introTranscript(ip.authKey, ip.encX25519, ip.encMlKem, X, kem.ciphertext)
   const proof = pow === null || pow.effort === 0
     ? null
@@ -167,6 +190,8 @@ export function serviceRendezvous (rng: Rng, intro: OpenedIntroduction): { messa
   const y = rng(X25519_LEN)
   const Y = x25519.publicKey(y)
   const dh2 = x25519.sharedSecret(y, intro.clientKey)
+  observeSecret('rendezvous', y)
+  observeSecret('rendezvous', dh2)
   y.fill(0)
   const t = concat(intro.transcript, Y, intro.plaintext.cookie)
   const { mac, keys } = rendKeys(concat(intro.ikm, dh2), t)
@@ -178,6 +203,7 @@ export function serviceRendezvous (rng: Rng, intro: OpenedIntroduction): { messa
 /** Client: check RENDEZVOUS2 and derive the channel keys. Throws HsProtocolError on a bad MAC. */
 export function clientFinishRendezvous (state: ClientIntroState, r: Rendezvous2): ChannelKeys {
   const dh2 = x25519.sharedSecret(state.secret, r.serverKey)
+  observeSecret('rendezvous', dh2)
   const t = concat(state.transcript, r.serverKey, state.cookie)
   const { mac, keys } = rendKeys(concat(state.ikmIntro, dh2), t)
   const ok = constantTimeEqual(hmacSha3_256(mac, bytesOf(REND_AUTH_CONTEXT), t), r.auth)

@@ -22,6 +22,7 @@ import {
 } from './constants.ts'
 import { InvalidAddressError, expectLen } from './errors.ts'
 import { ExpandedEd25519Key, MlDsaKeyPair, Redacted, bytesOf, concat, constantTimeEqual, isValidPublicKey, sha3_256, type Rng } from './primitives.ts'
+import { observeSecret, secretsObserved } from '../overlay/secret-observer.ts'
 
 /** A parsed, checked provider address. */
 export interface ProviderAddress {
@@ -85,7 +86,12 @@ export class ProviderIdentity extends Redacted {
   }
 
   static fromSeeds (edSeed: Uint8Array, pqSeed: Uint8Array): ProviderIdentity {
-    return new ProviderIdentity(ExpandedEd25519Key.fromSeed(edSeed), MlDsaKeyPair.fromSeed(pqSeed))
+    const ed = ExpandedEd25519Key.fromSeed(edSeed)
+    // test-only secret hook: the seeds and the expanded signing key
+    observeSecret('provider-identity', edSeed)
+    observeSecret('provider-identity', pqSeed)
+    if (secretsObserved()) observeSecret('provider-identity', ed.toBytes())
+    return new ProviderIdentity(ed, MlDsaKeyPair.fromSeed(pqSeed))
   }
 
   get identityKey (): Uint8Array { return this.ed25519.publicKey }

@@ -6,25 +6,50 @@
  * provider's token bucket, forwards the bytes unchanged as INTRODUCE2 over the kept circuit,
  * and answers the client INTRODUCE_ACK.
  *
+ * Rate: each provider (auth key) has a token bucket of the rate and burst it signed in
+ * ESTABLISH_INTRO, capped by the relay operator's {@link IntroPointLimits} (`veil relay
+ * --max-introductions-per-second`): an introduction beyond it is answered BUSY before any
+ * other work and counted in `rateLimited`.
+ *
  * What the IP learns: the auth key, the introduction's sealed bytes, the timing. Not the
  * provider's identity, not the RP, not the cookie (sealed to the provider's enc keys).
  * Defends against: replayed introductions (digest cache; fail closed when full), floods
- * beyond the provider's limits (token bucket; BUSY), a second ESTABLISH_INTRO on a circuit
- * (replaces the first). Not against: a flood under the limits (the provider's PoW queue).
+ * beyond the provider's limits or the relay's cap (token bucket; BUSY), a second
+ * ESTABLISH_INTRO on a circuit (replaces the first). Not against: a flood under the limits
+ * (the provider's PoW queue).
  *
  * Handlers are synchronous (cells of one circuit are handled in order) and never throw:
  * bad input is answered with a status.
  */
 import type { Clock } from '../overlay/clock.ts'
 import type { ExtensionContext } from '../onion/commands.ts'
-import { RELAY_INTRODUCE_ACK, RELAY_INTRODUCE2, RELAY_INTRO_ESTABLISHED, IP_MAX_INTROS, IP_REPLAY_WINDOW_MS } from './constants.ts'
+import {
+  RELAY_INTRODUCE_ACK, RELAY_INTRODUCE2, RELAY_INTRO_ESTABLISHED, IP_DEFAULT_MAX_INTRODUCTIONS_PER_SECOND, IP_INTRODUCTION_BURST_S, IP_MAX_INTROS, IP_REPLAY_WINDOW_MS
+} from './constants.ts'
 import { HsStatus, decodeEmpty, decodeEstablishIntro, encodeStatus, establishIntroSigned, introduceAuthKey } from './hs-codec.ts'
 import { ReplayCache } from './replay.ts'
 import { ReplyCredit } from './reply-credit.ts'
+import { RegistryCallerError } from './errors.ts'
 import { ed25519Verify, sha3_256 } from './primitives.ts'
 
 /** Digests one intro point remembers (fail closed beyond). */
 export const IP_REPLAY_CACHE_SIZE = 16_384
+
+/** What the relay operator allows each provider at this introduction point. */
+export interface IntroPointLimits {
+  /** Introductions per second one provider (auth key) gets through, whatever it asked for. */
+  readonly maxIntroductionsPerSecond: number
+  /** Its bucket: introductions accepted at once after a quiet spell. */
+  readonly maxIntroductionBurst: number
+}
+
+/** Limits with defaults resolved: the burst follows the rate unless given. */
+export function introPointLimits (o: Partial<IntroPointLimits> = {}): IntroPointLimits {
+  const rate = o.maxIntroductionsPerSecond ?? IP_DEFAULT_MAX_INTRODUCTIONS_PER_SECOND
+  const burst = o.maxIntroductionBurst ?? rate * IP_INTRODUCTION_BURST_S
+  if (!(rate > 0) || !(burst >= 1)) throw new RegistryCallerError('introduction point limits: rate > 0 and burst ≥ 1')
+  return Object.freeze({ maxIntroductionsPerSecond: rate, maxIntroductionBurst: burst })
+}
 
 interface Intro {
   readonly circuitKey: string
@@ -44,7 +69,10 @@ export interface IntroPointCounters {
   forwarded: number
   replays: number
   unknown: number
+  /** Refused: no reply credit toward the provider, or the replay cache full. */
   busy: number
+  /** Refused by the provider's rate (its own, or the relay's cap when lower). */
+  rateLimited: number
   malformed: number
 }
 
@@ -53,14 +81,20 @@ export class IntroPointService {
   readonly #max: number
   readonly #byAuth = new Map<string, Intro>()
   readonly #byCircuit = new Map<string, Intro>()
-  readonly counters: IntroPointCounters = { established: 0, refused: 0, introductions: 0, forwarded: 0, replays: 0, unknown: 0, busy: 0, malformed: 0 }
+  readonly counters: IntroPointCounters = { established: 0, refused: 0, introductions: 0, forwarded: 0, replays: 0, unknown: 0, busy: 0, rateLimited: 0, malformed: 0 }
+  /** The relay's caps in force. */
+  readonly limits: IntroPointLimits
 
-  constructor (o: { clock: Clock, maxIntros?: number }) {
+  constructor (o: { clock: Clock, maxIntros?: number, limits?: Partial<IntroPointLimits> }) {
     this.#clock = o.clock
     this.#max = o.maxIntros ?? IP_MAX_INTROS
+    this.limits = introPointLimits(o.limits)
   }
 
   get size (): number { return this.#byAuth.size }
+
+  /** Whether `circuitKey` is a provider's introduction circuit held here (testnet status: which relays serve as IPs). */
+  hasCircuit (circuitKey: string): boolean { return this.#byCircuit.has(circuitKey) }
 
   onEstablish (ctx: ExtensionContext, data: Uint8Array): void {
     const answer = (s: number): void => { try { ctx.reply(RELAY_INTRO_ESTABLISHED, 0, encodeStatus(s)) } catch { /* circuit gone */ } }
@@ -74,8 +108,11 @@ export class IntroPointService {
     if (old === undefined && this.#byAuth.size >= this.#max) { this.#sweep(); if (this.#byAuth.size >= this.#max) { this.counters.refused++; answer(HsStatus.BUSY); return } }
     this.#forget(old)
     const credit = new ReplyCredit()
+    // the provider's signed limits, capped by this relay's
+    const rate = Math.min(m.rate, this.limits.maxIntroductionsPerSecond)
+    const burst = Math.min(m.burst, this.limits.maxIntroductionBurst)
     const intro: Intro = {
-      circuitKey: ctx.circuitKey, authHex, credit, rate: m.rate, burst: m.burst, tokens: m.burst, last: this.#clock.now(),
+      circuitKey: ctx.circuitKey, authHex, credit, rate, burst, tokens: burst, last: this.#clock.now(),
       // the same auth key re-established (a provider's new circuit) keeps its replay history
       replay: old?.replay ?? new ReplayCache(this.#clock, IP_REPLAY_CACHE_SIZE)
     }
@@ -105,7 +142,8 @@ export class IntroPointService {
     const now = this.#clock.now()
     intro.tokens = Math.min(intro.burst, intro.tokens + (now - intro.last) * intro.rate / 1000)
     intro.last = now
-    if (intro.tokens < 1 || intro.credit.available < 1) { this.counters.busy++; answer(HsStatus.BUSY); return }
+    if (intro.tokens < 1) { this.counters.rateLimited++; answer(HsStatus.BUSY); return }
+    if (intro.credit.available < 1) { this.counters.busy++; answer(HsStatus.BUSY); return }
     const verdict = intro.replay.check(sha3_256(data), now + IP_REPLAY_WINDOW_MS)
     if (verdict !== 'new') { this.counters[verdict === 'replay' ? 'replays' : 'busy']++; answer(verdict === 'replay' ? HsStatus.REPLAY : HsStatus.BUSY); return }
     intro.tokens -= 1

@@ -29,6 +29,8 @@ import { concat } from './primitives.ts'
 
 interface Side {
   readonly key: string
+  /** Whose circuit: the client's (ESTABLISH_RENDEZVOUS) or the provider's (RENDEZVOUS1). */
+  readonly role: 'client' | 'provider'
   readonly credit: ReplyCredit
   readonly queue: Array<[number, Uint8Array]>
   peer: Side | undefined
@@ -61,6 +63,16 @@ export class RendezvousPointService {
   /** Circuits currently waiting or joined here. */
   get size (): number { return this.#sides.size }
 
+  /**
+   * Testnet status: whether `circuitKey` is a circuit waiting or joined here, whose it is,
+   * and the circuit key of the one it is joined to (so a test can tell which relays a
+   * client–provider channel runs over).
+   */
+  sideOf (circuitKey: string): { readonly role: 'client' | 'provider', readonly peer?: string } | undefined {
+    const side = this.#sides.get(circuitKey)
+    return side === undefined ? undefined : { role: side.role, ...(side.peer !== undefined && { peer: side.peer.key }) }
+  }
+
   onEstablish (ctx: ExtensionContext, data: Uint8Array): void {
     const answer = (s: number): void => { try { ctx.reply(RELAY_RENDEZVOUS_ESTABLISHED, 0, encodeStatus(s)) } catch { /* gone */ } }
     if (!ctx.lastHop) { this.counters.refused++; answer(HsStatus.NOT_LAST_HOP); return }
@@ -71,7 +83,7 @@ export class RendezvousPointService {
     if (this.#sides.size >= RP_MAX_JOINS) { this.counters.refused++; answer(HsStatus.BUSY); return }
     if (!this.#cookies.register(cookie)) { this.counters.refused++; answer(HsStatus.REPLAY); return }
     const cookieHex = Buffer.from(cookie).toString('hex')
-    const side: Side = { key: ctx.circuitKey, credit: new ReplyCredit(), queue: [], peer: undefined, lastActive: this.#clock.now(), cookieHex }
+    const side: Side = { key: ctx.circuitKey, role: 'client', credit: new ReplyCredit(), queue: [], peer: undefined, lastActive: this.#clock.now(), cookieHex }
     this.#waiting.set(cookieHex, side)
     this.#sides.set(ctx.circuitKey, side)
     this.counters.established++
@@ -89,7 +101,7 @@ export class RendezvousPointService {
     if (client === undefined || !this.#cookies.consume(m.cookie)) { this.counters.badCookie++; throw new HsProtocolError('unknown or used rendezvous cookie') }
     this.#waiting.delete(hex)
     const now = this.#clock.now()
-    const provider: Side = { key: ctx.circuitKey, credit: new ReplyCredit(), queue: [], peer: client, lastActive: now, cookieHex: hex }
+    const provider: Side = { key: ctx.circuitKey, role: 'provider', credit: new ReplyCredit(), queue: [], peer: client, lastActive: now, cookieHex: hex }
     provider.credit.add(ctx)
     client.peer = provider
     client.lastActive = now

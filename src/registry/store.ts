@@ -571,7 +571,8 @@ export class StoreChannel {
       else done(s.status)
     })
     const hop = this.circuit.hops - 1
-    for (const c of chunks) this.circuit.sendRelay(hop, RELAY_REGISTRY_STORE, 0, c)
+    // a circuit that closed under us fails the send and the reply alike: the caller gets the send's error
+    try { for (const c of chunks) this.circuit.sendRelay(hop, RELAY_REGISTRY_STORE, 0, c) } catch (err) { reply.catch(() => {}); throw err }
     return reply
   }
 
@@ -601,7 +602,7 @@ export class StoreChannel {
         const pageEnd = Math.min(total, offset + FETCH_PAGE_LEN)
         if (c.offset + c.bytes.length >= pageEnd) done('done')
       })
-      this.circuit.sendRelay(hop, RELAY_REGISTRY_FETCH, 0, encodeFetch(reqId, offset, key))
+      try { this.circuit.sendRelay(hop, RELAY_REGISTRY_FETCH, 0, encodeFetch(reqId, offset, key)) } catch (err) { p.catch(() => {}); throw err }
       return p
     }
     const first = await Promise.all(Array.from({ length: FETCH_PIPELINE }, async (_, i) => page(i * FETCH_PAGE_LEN)))

@@ -88,6 +88,17 @@ describe('bad input exits 2 with one line', { timeout: 30_000 }, () => {
     await expectBadInput(['relay', '--bootstrap=not-an-address'], { VEIL_HOME: await home() }, /for --bootstrap: .*expected a multiaddr/)
   })
 
+  it('a resource limit out of range or not a whole number (flag, environment, config.json)', async () => {
+    await expectBadInput(['relay', '--max-circuits-per-peer', '0'], { VEIL_HOME: await home() },
+      /^veil: invalid value "0" for --max-circuits-per-peer: expected at least 1/)
+    await expectBadInput(['relay', '--max-introductions-per-second', '2.5'], { VEIL_HOME: await home() },
+      /^veil: invalid value "2\.5" for --max-introductions-per-second: expected a whole number/)
+    await expectBadInput(['relay', '--creates-per-second', 'lots'], { VEIL_HOME: await home() }, /for --creates-per-second: expected a number/)
+    await expectBadInput(['relay'], { VEIL_HOME: await home(), VEIL_MAX_LINK_QUEUE_CELLS: '-5' }, /VEIL_MAX_LINK_QUEUE_CELLS.*expected at least 1/)
+    await expectBadInput(['relay'], { VEIL_HOME: await home('{"max-stores-per-second": 0}') }, /config\.json: invalid value 0 for key "max-stores-per-second"/)
+    await expectBadInput(['relay', '--max-streams-per-circuit', '70000'], { VEIL_HOME: await home() }, /for --max-streams-per-circuit: expected at most 65535/)
+  })
+
   it('malformed multiaddr in config.json', async () => {
     await expectBadInput(['relay'], { VEIL_HOME: await home('{"listen": ["/ip4/0.0.0.0/tcp/99999"]}') },
       /config\.json: invalid value \["\/ip4\/0\.0\.0\.0\/tcp\/99999"\] for key "listen"/)

@@ -31,6 +31,8 @@ export async function runRelay (opts: ResolvedOptions, ctx: CommandContext): Pro
     if (warning !== undefined) ctx.stderr(`veil: ${warning}\n`)
   }
   const rotationHours = opts.number('onion-key-rotation-hours') ?? 24
+  const stores = opts.number('max-stores-per-second')
+  const records = opts.number('max-records-per-namespace')
   let node: RelayNode | undefined
   let onion: OnionRelay | undefined
   let registry: RegistryRelay | undefined
@@ -50,6 +52,7 @@ export async function runRelay (opts: ResolvedOptions, ctx: CommandContext): Pro
       testnet,
       singleAddress: opts.boolean('single-address'),
       onionKeyRotationMs: rotationHours * 3_600_000,
+      maxQueuedCellsPerLink: opts.number('max-link-queue-cells'),
       control: opts.boolean('control'),
       log: ctx.log,
       namespaces: registryDhtNamespaces(undefined, params.periods),
@@ -57,13 +60,37 @@ export async function runRelay (opts: ResolvedOptions, ctx: CommandContext): Pro
       onStopRequested: () => { stopRequested.abort() }
     })
     // Circuits on this relay's links; testnets also serve the echo stream target (demo, tests).
-    onion = attachOnionRelay(node, hooks, { echo: testnet })
+    onion = attachOnionRelay(node, hooks, {
+      echo: testnet,
+      maxCircuitsPerLink: opts.number('max-circuits-per-peer'),
+      maxCircuits: opts.number('max-circuits'),
+      createsPerSecond: opts.number('creates-per-second'),
+      createsPerSecondPerLink: opts.number('creates-per-second-per-peer'),
+      maxStreamsPerCircuit: opts.number('max-streams-per-circuit')
+    })
     const counters = onion.counters
     const service = onion.service
     node.setStatusSection('circuits', () => ({ ...counters, misbehaviour: Object.fromEntries(counters.misbehaviour), limits: { ...counters.limits }, limitSettings: service.limits, open: service.size }))
-    // testnets only: each circuit's two neighbours, so chaos tests can tell which relays a circuit used
-    if (testnet) node.setStatusSection('circuitNeighbours', () => service.circuits().map(c => ({ prev: c.prev, next: c.next })))
-    registry = await attachRegistryRelay(node, onion, { params })
+    // testnets only: each circuit's two neighbours and its circuit ids on those links, so chaos
+    // tests can tell which relays a circuit used; a circuit ending here as a hidden provider's
+    // introduction circuit or as one side of a rendezvous also says so (role; `peer`: the
+    // circuit key of the side it is joined to)
+    if (testnet) {
+      node.setStatusSection('circuitNeighbours', () => service.circuits().map(c => {
+        const rv = registry?.rendezvous.sideOf(c.key)
+        const role = registry?.intro.hasCircuit(c.key) === true ? 'intro' : rv !== undefined ? `rv-${rv.role}` : undefined
+        return {
+          key: c.key, prev: c.prev, next: c.next, prevCirc: c.prevCircId, nextCirc: c.nextCircId,
+          ...(role !== undefined && { role }), ...(rv?.peer !== undefined && { peer: rv.peer })
+        }
+      }))
+    }
+    registry = await attachRegistryRelay(node, onion, {
+      params,
+      // set only what is given: the storer spreads these over its defaults
+      limits: { ...(stores !== undefined && { maxStoresPerSecond: stores }), ...(records !== undefined && { maxRecordsPerNamespace: records }) },
+      introLimits: { maxIntroductionsPerSecond: opts.number('max-introductions-per-second') }
+    })
   } catch (err) {
     onion?.stop()
     await node?.stop()
@@ -75,3 +102,4 @@ export async function runRelay (opts: ResolvedOptions, ctx: CommandContext): Pro
   await node.stop()
   return 0
 }
+

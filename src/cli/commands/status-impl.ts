@@ -88,15 +88,24 @@ function circuitsLine (s: RelayStatus): string[] {
   return [`  circuits       created ${n('created')}, extended ${n('extended')}, destroyed ${n('destroyed')}, cells forwarded ${n('forwardedOut')} out / ${n('forwardedIn')} in, unrecognised ${n('unrecognised')}, malformed ${n('malformedCells')}`]
 }
 
-/** What each resource limit refused (sections.circuits.limits, sections.links, sections.registry). */
+const get = (o: unknown, ...path: string[]): unknown => path.reduce<unknown>((v, k) => typeof v === 'object' && v !== null ? Reflect.get(v, k) : undefined, o)
+const n = (v: unknown): string => typeof v === 'number' ? String(v) : '?'
+
+/**
+ * The resource limits in force and what each refused (sections.circuits.limitSettings and
+ * .limits, sections.links, sections.registry .limits and .intro).
+ */
 function limitsLine (s: RelayStatus): string[] {
-  const get = (o: unknown, ...path: string[]): unknown => path.reduce<unknown>((v, k) => typeof v === 'object' && v !== null ? Reflect.get(v, k) : undefined, o)
-  const n = (v: unknown): string => typeof v === 'number' ? String(v) : '?'
   const lim = get(s.sections, 'circuits', 'limits')
   if (typeof lim !== 'object' || lim === null) return []
-  const rejected = get(s.sections, 'registry', 'storesRejected')
+  const set = get(s.sections, 'circuits', 'limitSettings')
+  const reg = get(s.sections, 'registry')
+  const rejected = get(reg, 'storesRejected')
   const stores = typeof rejected === 'object' && rejected !== null ? Object.values(rejected).reduce<number>((a, v) => a + (typeof v === 'number' ? v : 0), 0) : undefined
-  return [`  limits hit     CREATEs/s per link ${n(get(lim, 'createsPerSecondPerLink'))}, CREATEs/s ${n(get(lim, 'createsPerSecond'))}, circuits per link ${n(get(lim, 'circuitsPerLink'))}, circuits ${n(get(lim, 'circuitsTotal'))}, streams per circuit ${n(get(lim, 'streamsPerCircuit'))}, circuit queue full ${n(get(lim, 'queueFull'))}, link cells dropped ${n(get(s.sections, 'links', 'cellsDropped'))}, stores refused ${n(stores)}`]
+  return [
+    `  limits         circuits per peer ${n(get(set, 'maxCircuitsPerLink'))}, circuits ${n(get(set, 'maxCircuits'))}, CREATEs/s ${n(get(set, 'createsPerSecond'))} (per peer ${n(get(set, 'createsPerSecondPerLink'))}), streams per circuit ${n(get(set, 'maxStreamsPerCircuit'))}, link queue ${n(get(s.sections, 'links', 'limits', 'maxQueuedCells'))} cells, stores/s ${n(get(reg, 'limits', 'maxStoresPerSecond'))}, records per namespace ${n(get(reg, 'limits', 'maxRecordsPerNamespace'))}, introductions/s per provider ${n(get(reg, 'intro', 'limits', 'maxIntroductionsPerSecond'))}`,
+    `  limits hit     CREATEs/s per link ${n(get(lim, 'createsPerSecondPerLink'))}, CREATEs/s ${n(get(lim, 'createsPerSecond'))}, circuits per link ${n(get(lim, 'circuitsPerLink'))}, circuits ${n(get(lim, 'circuitsTotal'))}, streams per circuit ${n(get(lim, 'streamsPerCircuit'))}, circuit queue full ${n(get(lim, 'queueFull'))}, link cells dropped ${n(get(s.sections, 'links', 'cellsDropped'))}, stores refused ${n(stores)}, records evicted ${n(get(reg, 'evictions'))}, introductions refused ${n(get(reg, 'intro', 'rateLimited'))}`
+  ]
 }
 
 function fmtAge (s: number): string {
