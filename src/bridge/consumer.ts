@@ -22,7 +22,7 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { requireBootstrap } from '../node/bootstrap.ts'
-import { startConsumerNode, type ConsumerNode } from '../node/consumer-node.ts'
+import { loadClientAuth, startConsumerNode, type ConsumerNode } from '../node/consumer-node.ts'
 import { CALL_TIMEOUT_MS, LIST_TIMEOUT_MS, SEARCH_RESULTS_MAX, SEARCH_WORDS_MAX_CHARS } from './constants.ts'
 import { ToolNetworkError } from './errors.ts'
 import { consumerToolNetwork, type ConsumerToolNetwork } from './overlay.ts'
@@ -75,11 +75,14 @@ export async function connect (options: VeilConnectOptions = {}): Promise<VeilCl
   const home = options.home ?? process.env.VEIL_HOME ?? join(homedir(), '.veil')
   const choice = await requireBootstrap(home, options.bootstrap === undefined ? undefined : [...options.bootstrap])
   const testnet = options.testnet ?? choice.testnet !== undefined
+  // this data dir's client authorisation key, if it has one (`veil keys client-auth` makes it)
+  const auth = await loadClientAuth(home)
   const consumer: ConsumerNode = await startConsumerNode({
     bootstrap: choice.peers,
     testnet,
     singleAddress: choice.testnet?.singleAddress,
-    readyTimeoutMs: options.readyTimeoutMs
+    readyTimeoutMs: options.readyTimeoutMs,
+    ...(auth !== undefined && { clientAuth: auth.key })
   })
   const network: ConsumerToolNetwork = consumerToolNetwork(consumer)
   const catalogues = new Map<string, SafeTool[]>()

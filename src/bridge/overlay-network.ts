@@ -47,6 +47,8 @@ export interface OverlayToolNetworkOptions {
   beforeCall?: (address: string, profile: PrivacyProfile, signal: AbortSignal) => Promise<void>
   /** Time to connect (circuit + MCP handshake) before giving up. */
   connectTimeoutMs?: number
+  /** `_meta` every request to this provider carries (an authorised client's access token for private tools). */
+  requestMeta?: (address: string) => Record<string, unknown> | undefined
 }
 
 interface Session {
@@ -124,7 +126,8 @@ export function overlayToolNetwork (opts: OverlayToolNetworkOptions): ToolNetwor
         }
       }
       try {
-        const r = await s.client.request({ method: 'tools/list', params: {} }, { signal })
+        const meta = opts.requestMeta?.(address)
+        const r = await s.client.request({ method: 'tools/list', params: meta === undefined ? {} : { _meta: meta } }, { signal })
         return r.tools
       } catch (err) {
         throw failed(address, err, signal)
@@ -133,9 +136,10 @@ export function overlayToolNetwork (opts: OverlayToolNetworkOptions): ToolNetwor
     async callTool (address, name, args, o: RemoteCallOptions) {
       const s = await session(address, o.profile ?? 'fast', o.signal)
       await opts.beforeCall?.(address, o.profile ?? 'fast', o.signal)
+      const meta = opts.requestMeta?.(address)
       try {
         return await s.client.request(
-          { method: 'tools/call', params: { name, arguments: args } },
+          { method: 'tools/call', params: { name, arguments: args, ...(meta !== undefined && { _meta: meta }) } },
           { signal: o.signal, ...(o.onProgress !== undefined && { onprogress: (p: { progress: number, total?: number, message?: string }) => { o.onProgress?.({ progress: p.progress, ...(p.total !== undefined && { total: p.total }), ...(p.message !== undefined && { message: p.message }) }) } }) }
         )
       } catch (err) {

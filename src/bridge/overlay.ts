@@ -25,7 +25,7 @@ import { SEARCH_MAX_KEYWORDS, SEARCH_MAX_PROVIDERS } from './constants.ts'
 import { ToolNetworkError, errorMessage } from './errors.ts'
 import { overlayToolNetwork } from './overlay-network.ts'
 import { createProvider, type Provider, type ProviderOptions } from './provider.ts'
-import { serveProviderStream } from './provider-server.ts'
+import { ACCESS_META_KEY, serveProviderStream } from './provider-server.ts'
 import type { NetworkStatus, PrivacyProfile, ToolNetwork } from './remote.ts'
 import { StreamTransport } from './stream-transport.ts'
 import { startBridge, type RunningBridge, type StartBridgeOptions } from './index.ts'
@@ -41,7 +41,7 @@ export const CATALOGUE_RETRY_MAX_MS = 30_000
 /** The node's view of a wrapped MCP server. */
 export function providerService (provider: Provider): ProviderService {
   return {
-    tools: () => provider.listTools('network').map((t): ServedToolDefinition => ({
+    tools: () => provider.listTools('all').map((t): ServedToolDefinition => ({
       name: t.name,
       ...(t.title !== undefined && { title: t.title }),
       ...(t.description !== undefined && { description: t.description }),
@@ -50,13 +50,14 @@ export function providerService (provider: Provider): ProviderService {
       ...(t.annotations !== undefined && { annotations: t.annotations }),
       version: t.version,
       tags: t.keywords,
-      listed: t.visibility === 'listed'
+      listed: t.visibility === 'listed',
+      private: t.visibility === 'private'
     })),
     onToolsChanged: (listener) => provider.onCatalogueChanged(listener),
     serveStream: (stream: OnionStream, ctx) => {
       // list_changed goes out when the node serves the new signed catalogue, not before
       const view: Provider = { ...provider, onCatalogueChanged: ctx.onCatalogueChanged }
-      serveProviderStream(view, new StreamTransport(stream), ctx.caller).catch(() => { void stream.close().catch(() => {}) })
+      serveProviderStream(view, new StreamTransport(stream), ctx.caller, ctx.authorized).catch(() => { void stream.close().catch(() => {}) })
     },
     status: () => provider.status()
   }
@@ -102,6 +103,7 @@ export async function startOverlayProvider (o: StartOverlayProviderOptions): Pro
         log: o.node.log,
         onEvent: o.node.onEvent,
         readyTimeoutMs: o.node.readyTimeoutMs,
+        authorizedClients: o.node.authorizedClients,
         service
       })
       return { mode: 'hidden', address: node.address, provider, node, close: async () => { await node.stop(); await provider.stop() } }
@@ -178,7 +180,7 @@ export function consumerToolNetwork (consumer: ConsumerNode, o: { connectTimeout
       if (c !== undefined && !c.closed) return c
       if (conns.get(key) === existing) conns.delete(key)
     }
-    const p = consumer.openProvider(address, { signal }).catch((err: unknown) => { throw lookupToNetworkError(err) })
+    const p = consumer.openProvider(address, { signal, profile }).catch((err: unknown) => { throw lookupToNetworkError(err) })
     conns.set(key, p)
     p.then((c) => {
       live.set(key, c)
@@ -256,6 +258,13 @@ export function consumerToolNetwork (consumer: ConsumerNode, o: { connectTimeout
       }
     },
     search: async (words, signal) => await searchIndex(words, signal),
+    requestMeta: (address) => {
+      for (const [k, c] of live) {
+        if (!k.endsWith(`\u0000${address}`) || c.accessToken === undefined) continue
+        return { [ACCESS_META_KEY]: Buffer.from(c.accessToken).toString('base64url') }
+      }
+      return undefined
+    },
     beforeCall: async (address, profile, signal) => {
       // A new circuit (the provider restarted, or the old circuit broke) read the catalogue
       // afresh: if it differs from what the bridge checked, the bridge must look again.

@@ -113,6 +113,8 @@ export interface ProviderCallOptions {
   readonly onProgress?: (update: ProgressUpdate) => void
   /** Opaque per-caller key (a circuit id in the overlay): rate limiting only, never logged. */
   readonly caller: string
+  /** The caller showed a valid access token: private tools exist for it. Without it a private tool is an unknown tool. */
+  readonly authorized?: boolean
 }
 
 export interface ProviderStatus {
@@ -129,8 +131,8 @@ export interface Provider {
   stop: () => Promise<void>
   /** True while the wrapped server is connected. */
   isReady: () => boolean
-  /** `network`: listed + unlisted tools (served to callers who know the address); `search`: listed only. */
-  listTools: (audience: 'network' | 'search') => readonly CatalogueEntry[]
+  /** `network`: listed + unlisted tools (served to callers who know the address); `search`: listed only; `all`: private ones too (for authorised callers and the signed catalogues). */
+  listTools: (audience: 'network' | 'search' | 'all') => readonly CatalogueEntry[]
   callTool: (name: string, args: Record<string, unknown>, options: ProviderCallOptions) => Promise<Record<string, unknown>>
   onCatalogueChanged: (listener: () => void) => () => void
   invocations: () => readonly InvocationRecord[]
@@ -207,7 +209,6 @@ export function createProvider (options: ProviderOptions): Provider {
       if (include !== undefined && !include.has(t.name)) continue
       const cfg = options.tools?.[t.name]
       const visibility = cfg?.visibility ?? options.visibility ?? 'listed'
-      if (visibility === 'private') continue
       out.push({
         name: t.name,
         ...(t.title !== undefined && { title: t.title }),
@@ -353,7 +354,7 @@ export function createProvider (options: ProviderOptions): Provider {
       await logWrite
     },
     isReady: () => client !== undefined,
-    listTools: (audience) => catalogue.filter((t) => audience === 'network' || t.visibility === 'listed'),
+    listTools: (audience) => catalogue.filter((t) => audience === 'all' || (audience === 'network' ? t.visibility !== 'private' : t.visibility === 'listed')),
     async callTool (name, args, callOptions) {
       const started = now()
       const at = new Date(Math.floor(started / 1000) * 1000).toISOString()
@@ -361,7 +362,7 @@ export function createProvider (options: ProviderOptions): Provider {
       const done = (outcome: InvocationOutcome, resultBytes = 0): void => {
         record({ tool: name, at, durationMs: now() - started, outcome, argsBytes, resultBytes })
       }
-      if (!catalogue.some((t) => t.name === name)) {
+      if (!catalogue.some((t) => t.name === name && (t.visibility !== 'private' || callOptions.authorized === true))) {
         done('unknown-tool')
         throw new ToolNetworkError('unknown-tool', `the provider has no tool named ${JSON.stringify(name.slice(0, 128))}`)
       }

@@ -25,7 +25,10 @@
  * another.
  */
 import type { Circuit, OnionStream } from '../onion/index.ts'
-import { secureRng, systemClock, type Clock, type Log } from '../overlay/index.ts'
+import type { ProfileName } from '../mix/index.ts'
+import {
+  ensureDir, isErrno, observeSecret, OverlayConfigError, removeStaleTempFiles, secureRng, systemClock, writeFileAtomic, type Clock, type Log
+} from '../overlay/index.ts'
 import { startClientNode, type ClientNode } from './client.ts'
 import { attachCircuits, type ClientCircuits } from './onion-glue.ts'
 import { hiddenNetwork, registryClient, relayIdOf } from './registry-glue.ts'
@@ -33,12 +36,17 @@ import { HiddenClient } from '../registry/hidden-client.ts'
 import { registryParamsFor } from './network-params.ts'
 import { MCP_TARGET } from './provider-node.ts'
 import { parseAddress, type ProviderAddress } from '../registry/identity.ts'
-import { PROVIDER_TARGET, ProviderSession, type MessageChannel } from '../registry/session.ts'
+import { PROVIDER_TARGET, ProviderSession, SessionError, type MessageChannel } from '../registry/session.ts'
 import { RegistryLookupError, type RegistryClient } from '../registry/client.ts'
 import { InvalidCatalogueError } from '../registry/errors.ts'
 import type { Catalogue } from '../registry/catalogue.ts'
 import type { OpenedDescriptor } from '../registry/descriptor.ts'
 import type { RegistryParams } from '../registry/params.ts'
+import { CLIENT_AUTH_SEED_LEN, clientAuthFromSeed, type AuthorizedClient, type ClientAuthKey } from '../registry/client-auth.ts'
+import { systemRng } from '../registry/primitives.ts'
+import { join } from 'node:path'
+import { readFile } from 'node:fs/promises'
+import { compareSemver, parseSemver } from '../registry/semver.ts'
 
 /** How often a stale descriptor (digest mismatch after a provider's change) is looked up again. */
 export const CATALOGUE_ATTEMPTS = 3
@@ -68,12 +76,21 @@ export interface ConsumerNodeOptions {
   readonly readyTimeoutMs?: number
   readonly clock?: Clock
   readonly log?: Log
+  /**
+   * This client's authorisation key: providers that list its public key in their
+   * descriptors' auth section show it their private tools. One key for every provider
+   * (providers that compare the public keys they were given can link the client: use a
+   * data dir per identity when that matters).
+   */
+  readonly clientAuth?: ClientAuthKey
 }
 
 export interface ProviderConnection {
   readonly address: string
-  /** The verified catalogue (as of the last read). */
+  /** The verified catalogue (as of the last read): public and, for an authorised client, private tools. */
   readonly catalogue: Catalogue
+  /** For an authorised client: the token its MCP requests show for private tools (a secret: never log it). */
+  readonly accessToken: Uint8Array | undefined
   /** The circuit's relays, entry first (peer ids); the last is the provider's relay. */
   readonly path: readonly string[]
   readonly closed: boolean
@@ -101,14 +118,49 @@ export interface ConsumerNode {
   readonly hidden: HiddenClient
   /** Resolves when the directory is usable. */
   readonly ready: Promise<void>
-  openProvider(address: string, opts?: { signal?: AbortSignal }): Promise<ProviderConnection>
+  /**
+   * `profile`: the privacy profile of this connection's circuit (src/mix): announced to each
+   * of its hops (SET_PROFILE, inside each hop's layer), with the profile's padding and cover.
+   * Connections with different profiles are different circuits (the caller keeps one per profile).
+   */
+  openProvider(address: string, opts?: { signal?: AbortSignal, profile?: ProfileName }): Promise<ProviderConnection>
   status(): ConsumerNodeStatus
   stop(): Promise<void>
+}
+
+/** A client's authorisation key for private tools: `dataDir/client-auth.key` (0600, written atomically). */
+export const CLIENT_AUTH_KEY_FILE = 'client-auth.key'
+
+/**
+ * Load this data dir's client authorisation key; with `create`, make one on first use.
+ * Undefined when there is none and `create` is false. Its public half (formatAuthorizedClient)
+ * is what a provider's operator lists with `veil provide --authorized-client`.
+ */
+export async function loadClientAuth (dataDir: string, o: { create?: boolean } = {}): Promise<{ key: ClientAuthKey, authorized: AuthorizedClient } | undefined> {
+  const path = join(dataDir, CLIENT_AUTH_KEY_FILE)
+  let raw: Uint8Array | undefined
+  try { raw = await readFile(path) } catch (err) { if (!isErrno(err, 'ENOENT')) throw err }
+  if (raw !== undefined) {
+    if (raw.length !== CLIENT_AUTH_SEED_LEN) throw new OverlayConfigError(`client auth key ${path} is unreadable or corrupt`)
+    observeSecret('client-auth', raw)
+    return clientAuthFromSeed(raw)
+  }
+  if (o.create !== true) return undefined
+  await ensureDir(dataDir)
+  await removeStaleTempFiles(dataDir)
+  const seed = systemRng(CLIENT_AUTH_SEED_LEN)
+  observeSecret('client-auth', seed)
+  await writeFileAtomic(path, seed, 0o600)
+  const out = clientAuthFromSeed(seed)
+  seed.fill(0)
+  return out
 }
 
 /** What a connection runs on: one circuit to a public provider's relay, or a rendezvous channel. */
 interface Carrier {
   readonly path: readonly string[]
+  /** The client's own circuit (public: to the provider's relay; hidden: to the rendezvous point). */
+  readonly circuit: Circuit
   openStream(target: string, signal: AbortSignal): Promise<OnionStream>
   closed(): boolean
   onClose(fn: () => void): () => void
@@ -159,7 +211,7 @@ export async function startConsumerNode (opts: ConsumerNodeOptions): Promise<Con
 
   const lookup = async (addr: ProviderAddress, signal: AbortSignal): Promise<OpenedDescriptor> => {
     try {
-      const f = await registry.fetchDescriptor(addr, { signal })
+      const f = await registry.fetchDescriptor(addr, { signal, ...(opts.clientAuth !== undefined && { open: { clientAuth: opts.clientAuth } }) })
       return f.opened
     } catch (err) {
       if (err instanceof ProviderLookupError) throw err
@@ -180,7 +232,7 @@ export async function startConsumerNode (opts: ConsumerNodeOptions): Promise<Con
     }
   }
 
-  const openProvider = async (address: string, o: { signal?: AbortSignal } = {}): Promise<ProviderConnection> => {
+  const openProvider = async (address: string, o: { signal?: AbortSignal, profile?: ProfileName } = {}): Promise<ProviderConnection> => {
     if (stopped) throw new ProviderLookupError('unreachable', 'the consumer node is stopped')
     let addr: ProviderAddress
     try { addr = parseAddress(address) } catch (err) {
@@ -192,6 +244,10 @@ export async function startConsumerNode (opts: ConsumerNodeOptions): Promise<Con
     }
     let opened = await lookup(addr, signal)
     const carrier = opened.reach.mode === 'public' ? await publicCarrier(opened, signal) : await hiddenCarrier(opened, signal)
+    // the client's own circuit (to the provider's relay, or to the rendezvous point) carries the profile
+    if (o.profile !== undefined) {
+      try { circuits.mix.prepare(carrier.circuit, o.profile) } catch (err) { carrier.close(); throw new ProviderLookupError('unreachable', `the circuit closed before its profile was set: ${err instanceof Error ? err.message : String(err)}`, { cause: err }) }
+    }
     try {
       let channel = streamChannel(await carrier.openStream(PROVIDER_TARGET, signal))
       let chain: Promise<unknown> = Promise.resolve()
@@ -199,7 +255,20 @@ export async function startConsumerNode (opts: ConsumerNodeOptions): Promise<Con
         for (let attempt = 1; ; attempt++) {
           if (fresh || attempt > 1) opened = await lookup(addr, s)
           try {
-            return await new ProviderSession(channel, addr, opened.catalogue.digest).catalogue({ signal: s })
+            const session = new ProviderSession(channel, addr, opened.catalogue.digest)
+            const pub = await session.catalogue({ signal: s })
+            const priv = opened.private
+            if (priv === undefined || opened.accessToken === undefined || priv.catalogue.digest.every(b => b === 0)) return pub
+            let more: Catalogue
+            try {
+              more = await session.privateCatalogue(opened.accessToken, priv.catalogue.digest, { signal: s })
+            } catch (err) {
+              // a descriptor from before the provider restarted: its token is gone; the public tools stand
+              if (err instanceof SessionError) return pub
+              throw err
+            }
+            const tools = [...pub.tools, ...more.tools].sort((a, b) => a.definition.name < b.definition.name ? -1 : a.definition.name > b.definition.name ? 1 : compareSemver(parseSemver(a.version), parseSemver(b.version)))
+            return { ...pub, tools }
           } catch (err) {
             // the provider changed its catalogue after we read its descriptor: look it up again
             if (err instanceof InvalidCatalogueError && err.reason === 'digest-mismatch' && attempt < CATALOGUE_ATTEMPTS) continue
@@ -218,6 +287,7 @@ export async function startConsumerNode (opts: ConsumerNodeOptions): Promise<Con
       const conn: ProviderConnection = {
         address: addr.text,
         get catalogue () { return catalogue },
+        get accessToken () { return opened.accessToken },
         path: carrier.path,
         get closed () { return carrier.closed() },
         refreshCatalogue: async (r = {}) => {
@@ -251,6 +321,7 @@ export async function startConsumerNode (opts: ConsumerNodeOptions): Promise<Con
     open.add(circuit)
     circuit.onClose(() => { open.delete(circuit) })
     return {
+      circuit,
       path: circuit.path.map(h => h.peer),
       openStream: async (target, s) => circuit.openStream(target, { signal: s }),
       closed: () => circuit.state === 'closed',
@@ -274,6 +345,7 @@ export async function startConsumerNode (opts: ConsumerNodeOptions): Promise<Con
     open.add(circuit)
     circuit.onClose(() => { open.delete(circuit) })
     return {
+      circuit,
       path: conn.path,
       openStream: async (target, s) => conn.openStream(target, { signal: s }),
       closed: () => conn.channel.closed,

@@ -44,7 +44,7 @@ import { startClientNode, type ClientNode } from './client.ts'
 import { attachCircuits, attachOnionRelay, onionLinkHooks, type ClientCircuits, type OnionRelay } from './onion-glue.ts'
 import { attachRegistryRelay, hiddenNetwork, registryClient, registryDhtNamespaces, servePublicProvider, type RegistryRelay } from './registry-glue.ts'
 import { HiddenService } from '../registry/hidden-service.ts'
-import { PROVIDER_TARGET, serveSession } from '../registry/session.ts'
+import { PROVIDER_TARGET, serveSession, type ProviderHandler } from '../registry/session.ts'
 import { registryParamsFor } from './network-params.ts'
 import { ProviderIdentity } from '../registry/identity.ts'
 import { signCatalogue } from '../registry/catalogue.ts'
@@ -56,7 +56,8 @@ import type { EntryToPublish } from '../registry/client.ts'
 import { Publisher } from '../registry/publisher.ts'
 import { parseSemver } from '../registry/semver.ts'
 import { systemRng } from '../registry/primitives.ts'
-import { DEFAULT_KEYWORD_EFFORT, ED25519_SEED_LEN, MAX_PROVIDER_KEYWORDS, MAX_SUMMARY_DESCRIPTION, MLDSA65_SEED_LEN } from '../registry/constants.ts'
+import type { AuthorizedClient } from '../registry/client-auth.ts'
+import { DEFAULT_KEYWORD_EFFORT, PRIVATE_ACCESS_TOKEN_LEN, ED25519_SEED_LEN, MAX_PROVIDER_KEYWORDS, MAX_SUMMARY_DESCRIPTION, MLDSA65_SEED_LEN } from '../registry/constants.ts'
 import type { RegistryParams } from '../registry/params.ts'
 import type { Json } from '../registry/codec.ts'
 
@@ -79,11 +80,15 @@ export interface ServedToolDefinition {
   readonly tags?: readonly string[]
   /** Listed: announced in the keyword index. Unlisted tools are served only to callers who know the address. */
   readonly listed?: boolean
+  /** Private: only in the private catalogue, for clients the descriptor authorises (ProviderNodeOptions.authorizedClients). */
+  readonly private?: boolean
 }
 
 export interface StreamContext {
   /** Opaque per-circuit key: rate limits only, never logged. */
   readonly caller: string
+  /** Whether `token` (an MCP request's access token) is that of a live descriptor build: the caller may see and call private tools. */
+  readonly authorized: (token: Uint8Array | undefined) => boolean
   /** Fires when a new catalogue is being served (after its descriptor was acknowledged). */
   readonly onCatalogueChanged: (listener: () => void) => () => void
 }
@@ -126,6 +131,8 @@ export interface ProviderNodeOptions {
   readonly onEvent?: (event: ProviderNodeEvent) => void
   /** The publishing client's directory wait (default 60 s). */
   readonly readyTimeoutMs?: number
+  /** Clients allowed to see and call private tools (their auth public keys, given out of band). */
+  readonly authorizedClients?: readonly AuthorizedClient[]
 }
 
 export interface ProviderNodeStatus {
@@ -160,6 +167,31 @@ interface Signed {
   readonly tools: number
   /** Listed tools' records (what the keyword index announces). */
   readonly listed: readonly ToolRecord[]
+  /** The private tools' catalogue (signed the same way), when there are private tools. */
+  readonly private?: { readonly bytes: Uint8Array, readonly digest: Uint8Array, readonly tools: number }
+}
+
+/**
+ * Access tokens of the descriptors this provider built (a token per build: authorised
+ * clients derive it from the descriptor cookie), kept while their descriptors live.
+ * Bounded: builds happen at most every republish, ≤ 2 per publish.
+ */
+class AccessTokens {
+  readonly #tokens = new Map<string, number>()
+  readonly #clock: Clock
+  constructor (clock: Clock) { this.#clock = clock }
+  add (token: Uint8Array, expirySeconds: number): void {
+    const now = this.#clock.now()
+    for (const [k, exp] of this.#tokens) if (exp * 1000 <= now) this.#tokens.delete(k)
+    if (this.#tokens.size >= 1024) this.#tokens.delete(this.#tokens.keys().next().value as string)
+    this.#tokens.set(Buffer.from(token).toString('hex'), expirySeconds)
+  }
+
+  valid (token: Uint8Array | undefined): boolean {
+    if (token === undefined || token.length !== PRIVATE_ACCESS_TOKEN_LEN) return false
+    const exp = this.#tokens.get(Buffer.from(token).toString('hex'))
+    return exp !== undefined && exp * 1000 > this.#clock.now()
+  }
 }
 
 /**
@@ -289,6 +321,7 @@ class CatalogueTracker {
     this.#serial = Math.max(this.#serial + 1, Math.floor(clock.now() / 1000))
     const serial = this.#serial
     const records: ToolRecord[] = []
+    const privateRecords: ToolRecord[] = []
     const listed: ToolRecord[] = []
     const seen = new Set<string>()
     for (const t of this.#service.tools()) {
@@ -296,8 +329,9 @@ class CatalogueTracker {
         const version = registryVersion(t.version)
         if (seen.has(`${t.name}@${version}`)) throw new Error('duplicate name and version')
         const record = makeToolRecord(toDefinition(t), version, t.tags ?? [], address)
-        records.push(record)
-        if (t.listed === true) listed.push(record)
+        if (t.private === true) privateRecords.push(record)
+        else records.push(record)
+        if (t.listed === true && t.private !== true) listed.push(record)
         seen.add(`${t.name}@${version}`)
       } catch (err) {
         this.#emit({ type: 'tool-skipped', name: t.name.slice(0, 128), message: err instanceof Error ? err.message : String(err) })
@@ -305,7 +339,20 @@ class CatalogueTracker {
     }
     const c = signCatalogue(this.#id, { provider: address, serial, issuedAt: Math.floor(clock.now() / 1000), tools: records }, systemRng)
     this.#emit({ type: 'catalogue-signed', serial, tools: records.length })
-    return { serial, bytes: c.bytes, digest: c.digest, tools: records.length, listed }
+    const priv = privateRecords.length === 0
+      ? undefined
+      : signCatalogue(this.#id, { provider: address, serial, issuedAt: Math.floor(clock.now() / 1000), tools: privateRecords }, systemRng)
+    return { serial, bytes: c.bytes, digest: c.digest, tools: records.length, listed, ...(priv !== undefined && { private: { bytes: priv.bytes, digest: priv.digest, tools: privateRecords.length } }) }
+  }
+}
+
+/** The registry session's handler: the served catalogue, and the private one for a live access token. */
+function sessionHandler (cats: CatalogueTracker, tokens: AccessTokens): ProviderHandler {
+  return {
+    catalogue: () => cats.served.bytes,
+    privateCatalogue: (token) => tokens.valid(token) ? cats.served.private?.bytes : undefined,
+    // calls go over MCP on MCP_TARGET; the session's opaque CALL is not used by Veil's providers
+    call: async () => { throw new Error('calls are served over MCP on the veil-mcp stream') }
   }
 }
 
@@ -322,6 +369,8 @@ function startPublishing (o: {
   isStopped: () => boolean
   refresh: () => Promise<void>
   reach: () => Pick<Parameters<typeof buildDescriptor>[1], 'reach' | 'pow'>
+  authorizedClients?: readonly AuthorizedClient[]
+  tokens: AccessTokens
 }): { pub: Publisher, published: Promise<void>, rejectPublished: (err: Error) => void, unsubscribe: () => void } {
   let resolvePublished: () => void = () => {}
   let rejectPublished: (err: Error) => void = () => {}
@@ -333,10 +382,14 @@ function startPublishing (o: {
     params: o.params,
     build: (period, nowMs) => {
       const built = o.cats.building()
-      return buildDescriptor(o.id, {
+      const priv = built.private !== undefined && (o.authorizedClients?.length ?? 0) > 0 ? built.private : undefined
+      const d = buildDescriptor(o.id, {
         nowMs, rng: systemRng, periods: o.params.periods, period, lifetimeSeconds: o.params.lifetimeSeconds,
-        ...o.reach(), catalogue: { digest: built.digest, version: built.serial }
+        ...o.reach(), catalogue: { digest: built.digest, version: built.serial },
+        ...(priv !== undefined && { authorizedClients: o.authorizedClients, privateContent: { catalogue: { digest: priv.digest, version: built.serial }, introPoints: [] } })
       })
+      if (priv !== undefined) o.tokens.add(d.accessToken, d.expiry)
+      return d
     },
     publish: async (d) => {
       // the client's directory grows as relays join: refresh it before placing records
@@ -416,15 +469,12 @@ export async function startProviderNode (opts: ProviderNodeOptions): Promise<Pro
     const cats = new CatalogueTracker(id, opts.service, clock, emit)
     const onCatalogueChanged = cats.onCatalogueChanged
 
-    servePublicProvider(onion, {
-      catalogue: () => cats.served.bytes,
-      // calls go over MCP on MCP_TARGET; the session's opaque CALL is not used by Veil's providers
-      call: async () => { throw new Error('calls are served over MCP on the veil-mcp stream') }
-    })
+    const tokens = new AccessTokens(clock)
+    servePublicProvider(onion, sessionHandler(cats, tokens))
     let streamsServed = 0
     onion.streams.register(MCP_TARGET, (stream) => {
       streamsServed++
-      opts.service.serveStream(stream, { caller: `circuit-${streamsServed}`, onCatalogueChanged })
+      opts.service.serveStream(stream, { caller: `circuit-${streamsServed}`, onCatalogueChanged, authorized: (t) => tokens.valid(t) })
     })
 
     // ── publishing, from a client node of our own (descriptors travel over circuits) ──
@@ -445,7 +495,9 @@ export async function startProviderNode (opts: ProviderNodeOptions): Promise<Pro
     const { pub, published, rejectPublished, unsubscribe } = startPublishing({
       id, cats, params, clock, reg, service: opts.service, emit, isStopped: () => stopped,
       refresh: async () => { await client?.refresh() },
-      reach: () => ({ reach: { mode: 'public', relay: relayBytes }, pow: null })
+      reach: () => ({ reach: { mode: 'public', relay: relayBytes }, pow: null }),
+      authorizedClients: opts.authorizedClients,
+      tokens
     })
     publisher = pub
     await pub.start()
@@ -505,6 +557,8 @@ export interface HiddenProviderNodeOptions {
   readonly readyTimeoutMs?: number
   /** Introduction points (default 3). */
   readonly introPoints?: number
+  /** Clients allowed to see and call private tools. */
+  readonly authorizedClients?: readonly AuthorizedClient[]
   /** Proof of work suggested to clients (default none). */
   readonly pow?: { readonly suggestedEffort: number } | null
   readonly rendezvousPerMinute?: number
@@ -559,17 +613,18 @@ export async function startHiddenProviderNode (opts: HiddenProviderNodeOptions):
     const reg = registryClient(client, circuits, { params, clock })
     const cats = new CatalogueTracker(id, opts.service, clock, emit)
     let streamsServed = 0
+    const tokens = new AccessTokens(clock)
     const targets = new StreamTargetTable()
     targets.register(PROVIDER_TARGET, async (stream) => {
       await serveSession({
         send: async (m, op) => { await stream.send(m, op) },
         read: async (op) => stream.read(op),
         close: async () => { await stream.close() }
-      }, { catalogue: () => cats.served.bytes, call: async () => { throw new Error('calls are served over MCP on the veil-mcp stream') } })
+      }, sessionHandler(cats, tokens))
     })
     targets.register(MCP_TARGET, (stream) => {
       streamsServed++
-      opts.service.serveStream(stream, { caller: `channel-${streamsServed}`, onCatalogueChanged: cats.onCatalogueChanged })
+      opts.service.serveStream(stream, { caller: `channel-${streamsServed}`, onCatalogueChanged: cats.onCatalogueChanged, authorized: (t) => tokens.valid(t) })
     })
     const hs = new HiddenService({
       network: hiddenNetwork(client, circuits),
@@ -587,7 +642,9 @@ export async function startHiddenProviderNode (opts: HiddenProviderNodeOptions):
     const { pub, published, rejectPublished, unsubscribe } = startPublishing({
       id, cats, params, clock, reg, service: opts.service, emit, isStopped: () => stopped,
       refresh: async () => { await client.refresh() },
-      reach: () => ({ reach: { mode: 'hidden', introPoints: hs.introPointKeys() }, pow: hs.powParams() })
+      reach: () => ({ reach: { mode: 'hidden', introPoints: hs.introPointKeys() }, pow: hs.powParams() }),
+      authorizedClients: opts.authorizedClients,
+      tokens
     })
     publisher = pub
     await pub.start()

@@ -30,7 +30,7 @@ import {
   MAX_AUTH_CLIENTS, MLKEM768_CT_LEN, MLKEM768_EK_LEN, X25519_LEN
 } from './constants.ts'
 import { RegistryCallerError, expectLen } from './errors.ts'
-import { aes256Ctr, bytesOf, concat, constantTimeEqual, mlkem768Decapsulate, mlkem768Encapsulate, shake256, x25519, Redacted, type Rng } from './primitives.ts'
+import { aes256Ctr, bytesOf, concat, constantTimeEqual, mlkem768Decapsulate, mlkem768Encapsulate, mlkem768Keygen, shake256, x25519, Redacted, type Rng } from './primitives.ts'
 import { observeSecret } from '../overlay/secret-observer.ts'
 
 /** What the provider knows of an authorised client. */
@@ -130,3 +130,33 @@ export function openAuthSection (section: AuthSection, key: ClientAuthKey, subcr
   return out
 }
 
+// ---------------------------------------------------------------------------
+// A client's key pair from a seed, and its public half as text (given to providers)
+// ---------------------------------------------------------------------------
+
+/** X25519 secret (32) | ML-KEM-768 keygen seed (64): what a client's key file holds. */
+export const CLIENT_AUTH_SEED_LEN = X25519_LEN + 64
+/** The text form of an AuthorizedClient: this prefix, then base64url(X25519 public | ML-KEM-768 encapsulation key). */
+export const AUTHORIZED_CLIENT_PREFIX = 'veil-auth-v1:'
+
+/** The client's key and its public half, from a 96-byte seed (deterministic: the seed is the key file). */
+export function clientAuthFromSeed (seed: Uint8Array): { key: ClientAuthKey, authorized: AuthorizedClient } {
+  expectLen(seed, CLIENT_AUTH_SEED_LEN, 'client auth seed')
+  const xs = seed.slice(0, X25519_LEN)
+  const kem = mlkem768Keygen(seed.slice(X25519_LEN))
+  return { key: new ClientAuthKey(xs, kem.decapsulationKey), authorized: { x25519: x25519.publicKey(xs), mlkemEncapsulationKey: kem.encapsulationKey } }
+}
+
+export function formatAuthorizedClient (c: AuthorizedClient): string {
+  return AUTHORIZED_CLIENT_PREFIX + Buffer.from(concat(c.x25519, c.mlkemEncapsulationKey)).toString('base64url')
+}
+
+/** Parse the text a client gave its provider; throws RegistryCallerError with one line. */
+export function parseAuthorizedClient (text: string): AuthorizedClient {
+  if (typeof text !== 'string' || !text.startsWith(AUTHORIZED_CLIENT_PREFIX)) throw new RegistryCallerError(`an authorised client key starts with ${AUTHORIZED_CLIENT_PREFIX}`)
+  const body = text.slice(AUTHORIZED_CLIENT_PREFIX.length)
+  if (!/^[A-Za-z0-9_-]+$/.test(body)) throw new RegistryCallerError('an authorised client key is base64url after its prefix')
+  const raw = Buffer.from(body, 'base64url')
+  if (raw.length !== X25519_LEN + MLKEM768_EK_LEN) throw new RegistryCallerError(`an authorised client key is ${X25519_LEN + MLKEM768_EK_LEN} bytes, got ${raw.length}`)
+  return { x25519: new Uint8Array(raw.subarray(0, X25519_LEN)), mlkemEncapsulationKey: new Uint8Array(raw.subarray(X25519_LEN)) }
+}

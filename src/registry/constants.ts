@@ -92,6 +92,13 @@ export const LAYER_MAC_KEY_LEN = 32
 /** Personalisation strings (Tor: "hsdir-superencrypted-data" / "hsdir-encrypted-data"). */
 export const INNER_LAYER_CONSTANT = 'veil-desc-inner-data'
 export const PRIVATE_LAYER_CONSTANT = 'veil-desc-private-data'
+/**
+ * accessToken = SHAKE-256(PRIVATE_ACCESS_CONSTANT | A'_p | descriptor cookie, 32): what an
+ * authorised client shows the provider (inside its end-to-end session) to see and call
+ * private tools. Only clients that opened the auth section know the cookie.
+ */
+export const PRIVATE_ACCESS_CONSTANT = 'veil-private-access'
+export const PRIVATE_ACCESS_TOKEN_LEN = 32
 /** Plaintexts are padded to a multiple of this, so a layer's length says little. */
 export const LAYER_PAD_BLOCK = 4 * 1024
 /** Each padded plaintext starts with the length of the real content. */

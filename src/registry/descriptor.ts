@@ -26,7 +26,7 @@
  */
 import {
   DESCRIPTOR_COOKIE_LEN, DESCRIPTOR_NAMESPACE, DESCRIPTOR_REPLICAS, ED25519_PUBLIC_LEN, ED25519_SIGNATURE_LEN,
-  EXPIRY_LEN, INNER_LAYER_CONSTANT, INNER_MLDSA_CONTEXT, MAX_DESCRIPTOR, OUTER_SIGNING_CONTEXT, OUTER_VERSION, PRIVATE_LAYER_CONSTANT,
+  EXPIRY_LEN, INNER_LAYER_CONSTANT, INNER_MLDSA_CONTEXT, MAX_DESCRIPTOR, OUTER_SIGNING_CONTEXT, OUTER_VERSION, PRIVATE_LAYER_CONSTANT, PRIVATE_ACCESS_CONSTANT, PRIVATE_ACCESS_TOKEN_LEN,
   REVISION_LEN, SHA3_256_LEN, STORE_AT_INDEX_PREFIX
 } from './constants.ts'
 import { InvalidDescriptorError, RegistryCallerError } from './errors.ts'
@@ -41,7 +41,8 @@ import {
 } from './inner.ts'
 import { buildAuthSection, openAuthSection, type AuthorizedClient, type ClientAuthKey } from './client-auth.ts'
 import { DEFAULT_PERIODS, periodAt, periodStartSeconds, recordLifetimeSeconds, revisionAt, type PeriodParams } from './time.ts'
-import { bytesOf, concat, constantTimeEqual, ed25519Verify, int8, mldsaVerify, sha3_256, type Rng, ExpandedEd25519Key } from './primitives.ts'
+import { bytesOf, concat, constantTimeEqual, ed25519Verify, int8, mldsaVerify, sha3_256, shake256, type Rng, ExpandedEd25519Key } from './primitives.ts'
+import { observeSecret } from '../overlay/secret-observer.ts'
 
 const fail: Fail = (reason, message) => { throw new InvalidDescriptorError(reason, message) }
 const OUTER_CONTEXT = bytesOf(OUTER_SIGNING_CONTEXT)
@@ -202,6 +203,8 @@ export interface BuiltDescriptor {
   readonly revision: number
   readonly expiry: number
   readonly records: readonly BuiltRecord[]
+  /** The token authorised clients will show for private tools (a secret: the provider keeps it while the descriptor lives). */
+  readonly accessToken: Uint8Array
 }
 
 function certify (blinded: ExpandedEd25519Key, ip: IntroPointKeys): IntroPoint {
@@ -232,6 +235,7 @@ export function buildDescriptor (id: ProviderIdentity, o: BuildOptions): BuiltDe
     ? { catalogue: { digest: new Uint8Array(SHA3_256_LEN), version: 0 }, introPoints: [] }
     : { catalogue: o.privateContent.catalogue, introPoints: o.privateContent.introPoints.map(ip => certify(blinded, ip)) }
   const privateLayer = encryptLayer({ secretData: concat(blinded.publicKey, cookie), subcredential: subcred, revision, constant: PRIVATE_LAYER_CONSTANT }, encodePrivateContent(priv), o.rng)
+  const accessToken = privateAccessToken(blinded.publicKey, cookie)
   cookie.fill(0)
 
   const body = encodeInnerBody(content, auth, privateLayer)
@@ -247,7 +251,14 @@ export function buildDescriptor (id: ProviderIdentity, o: BuildOptions): BuiltDe
     const sk = storageKey(blinded.publicKey, replica, period, periods.lengthSeconds)
     records.push({ replica, storageKey: sk, dhtKey: descriptorDhtKey(sk), bytes })
   }
-  return { period, blindedKey: blinded.publicKey, revision, expiry, records }
+  return { period, blindedKey: blinded.publicKey, revision, expiry, records, accessToken }
+}
+
+/** What an authorised client shows the provider for private tools (constants.ts PRIVATE_ACCESS_CONSTANT). */
+export function privateAccessToken (blindedKey: Uint8Array, cookie: Uint8Array): Uint8Array {
+  const t = shake256(concat(bytesOf(PRIVATE_ACCESS_CONSTANT), blindedKey, cookie), PRIVATE_ACCESS_TOKEN_LEN)
+  observeSecret('private-access', t)
+  return t
 }
 
 // ---------------------------------------------------------------------------
@@ -273,6 +284,8 @@ export interface OpenedDescriptor {
   readonly mldsaPublicKey: Uint8Array
   /** Present when `clientAuth` was given and this client is authorised. */
   readonly private?: PrivateContent
+  /** With `private`: the token that shows the provider this client is authorised (a bearer secret: never log it). */
+  readonly accessToken?: Uint8Array
 }
 
 function checkIntroCerts (ips: readonly IntroPoint[], blindedKey: Uint8Array): void {
@@ -317,12 +330,14 @@ export function openDescriptor (address: string | ProviderAddress, bytes: Uint8A
   if (body.reach.mode === 'hidden') checkIntroCerts(body.reach.introPoints, d.blindedKey)
 
   let priv: PrivateContent | undefined
+  let accessToken: Uint8Array | undefined
   if (o.clientAuth !== undefined) {
     for (const cookie of openAuthSection(body.auth, o.clientAuth, subcred)) {
       try {
         const content = decryptLayer({ secretData: concat(d.blindedKey, cookie), subcredential: subcred, revision: d.revision, constant: PRIVATE_LAYER_CONSTANT }, body.auth.privateLayer, fail)
         priv = decodePrivateContent(content)
         checkIntroCerts(priv.introPoints, d.blindedKey)
+        accessToken = privateAccessToken(d.blindedKey, cookie)
         break
       } catch (err) {
         if (!(err instanceof InvalidDescriptorError) || err.reason !== 'decrypt') throw err
@@ -338,6 +353,6 @@ export function openDescriptor (address: string | ProviderAddress, bytes: Uint8A
     pow: body.pow,
     catalogue: body.catalogue,
     mldsaPublicKey: inner.mldsaPublicKey,
-    ...(priv !== undefined ? { private: priv } : {})
+    ...(priv !== undefined ? { private: priv, accessToken } : {})
   }
 }

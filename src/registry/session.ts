@@ -3,8 +3,14 @@
  * exists (a stream to the provider's relay in `public` mode; the rendezvous channel for
  * hidden providers). One request at a time, in order:
  *
- *   Request  = [ kind: uint, body: bin ]      kind 0 = CATALOGUE (empty body), 1 = CALL (opaque body)
+ *   Request  = [ kind: uint, body: bin ]      kind 0 = CATALOGUE (empty body), 1 = CALL (opaque body),
+ *                                             2 = PRIVATE_CATALOGUE (body = the access token from the
+ *                                                 descriptor's private layer)
  *   Response = [ status: uint, body: bin ]    status 0 = OK (catalogue bytes / call result), 1 = ERROR (UTF-8 message)
+ *
+ * PRIVATE_CATALOGUE answers the catalogue of private tools only to a token of a live
+ * descriptor build; any other token gets the same ERROR as a provider without private
+ * tools ("no private catalogue"), so a guesser learns nothing.
  *
  * The client checks the catalogue against the descriptor's digest and both signatures
  * (verifyCatalogue) before using it. The channel is anything that sends and reads whole
@@ -21,7 +27,8 @@ export const PROVIDER_TARGET = 'veil-provider'
 /** Largest request or response body (a catalogue is at most 1 MiB). */
 export const MAX_SESSION_MESSAGE = MAX_CATALOGUE_SIZE + 64
 
-export const SessionKind = Object.freeze({ CATALOGUE: 0, CALL: 1 } as const)
+export const SessionKind = Object.freeze({ CATALOGUE: 0, CALL: 1, PRIVATE_CATALOGUE: 2 } as const)
+export const NO_PRIVATE_CATALOGUE = 'no private catalogue'
 export const SessionStatus = Object.freeze({ OK: 0, ERROR: 1 } as const)
 
 export interface MessageChannel {
@@ -53,6 +60,8 @@ export interface ProviderHandler {
   catalogue(): Uint8Array
   /** Answer one CALL. Throwing sends an ERROR with a generic message. */
   call(body: Uint8Array): Promise<Uint8Array>
+  /** The signed private catalogue for a valid access token; undefined otherwise (or without private tools). */
+  privateCatalogue?(token: Uint8Array): Uint8Array | undefined
 }
 
 /** Serve one channel until the client closes it. */
@@ -65,6 +74,10 @@ export async function serveSession (ch: MessageChannel, h: ProviderHandler, idle
       const req = decodeRequest(m)
       if (req.kind === SessionKind.CATALOGUE) reply = encodeResponse(SessionStatus.OK, h.catalogue())
       else if (req.kind === SessionKind.CALL) reply = encodeResponse(SessionStatus.OK, await h.call(req.body))
+      else if (req.kind === SessionKind.PRIVATE_CATALOGUE) {
+        const cat = h.privateCatalogue?.(req.body)
+        reply = cat === undefined ? encodeResponse(SessionStatus.ERROR, new TextEncoder().encode(NO_PRIVATE_CATALOGUE)) : encodeResponse(SessionStatus.OK, cat)
+      }
       else reply = encodeResponse(SessionStatus.ERROR, new TextEncoder().encode('unknown request kind'))
     } catch (err) {
       reply = encodeResponse(SessionStatus.ERROR, new TextEncoder().encode(err instanceof SessionError ? err.message : 'request failed'))
@@ -105,6 +118,15 @@ export class ProviderSession {
   async catalogue (opts: { signal?: AbortSignal } = {}): Promise<Catalogue> {
     const bytes = await this.#roundTrip(SessionKind.CATALOGUE, new Uint8Array(0), opts.signal)
     return verifyCatalogue(this.#address, bytes, this.#digest)
+  }
+
+  /**
+   * The private catalogue, for a client the descriptor authorised: shown `token`, the
+   * provider answers it; checked against the private layer's digest and both signatures.
+   */
+  async privateCatalogue (token: Uint8Array, digest: Uint8Array, opts: { signal?: AbortSignal } = {}): Promise<Catalogue> {
+    const bytes = await this.#roundTrip(SessionKind.PRIVATE_CATALOGUE, token, opts.signal)
+    return verifyCatalogue(this.#address, bytes, digest)
   }
 
   async call (body: Uint8Array, opts: { signal?: AbortSignal } = {}): Promise<Uint8Array> {

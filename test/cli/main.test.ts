@@ -90,7 +90,7 @@ describe('veil (in process)', { timeout: 15_000 }, () => {
   })
 
   it('asks for a subcommand, and refuses an unknown one', async () => {
-    expect(await veil(['keys'])).toMatchObject({ code: 2, err: 'veil: \'veil keys\' needs a command: show, rotate-onion (see \'veil keys --help\')\n' })
+    expect(await veil(['keys'])).toMatchObject({ code: 2, err: 'veil: \'veil keys\' needs a command: show, rotate-onion, client-auth (see \'veil keys --help\')\n' })
     expect(await veil(['keys', 'nope'])).toMatchObject({ code: 2, err: 'veil: unknown command \'nope\' for \'veil keys\' (see \'veil keys --help\')\n' })
   })
 

@@ -9,6 +9,7 @@ import { UsageError } from '../errors.ts'
 import { startOverlayBridge, type BridgeEvent, type RunningOverlayBridge } from '../../bridge/index.ts'
 import { announceNetwork, chooseNetwork, overlayErrorToCli, parseProviderRef, profileOf } from './bridge-flags.ts'
 import { waitForStop } from './node-glue.ts'
+import { loadClientAuth } from '../../node/consumer-node.ts'
 
 /** The `veil` entry script, absolute (Claude Desktop starts servers with its own PATH and cwd). */
 export const VEIL_BIN = fileURLToPath(new URL('../../../bin/veil.js', import.meta.url))
@@ -55,7 +56,7 @@ export async function runBridge (opts: ResolvedOptions, ctx: CommandContext): Pr
       bootstrap: choice.peers,
       testnet: choice.isTestnet,
       singleAddress: choice.singleAddress,
-      consumer: { log },
+      consumer: { log, clientAuth: (await loadClientAuth(ctx.dataDir))?.key },
       providers: configs,
       dataDir: ctx.dataDir,
       profile: profileOf(opts),

@@ -6,6 +6,8 @@
 import { join } from 'node:path'
 import { existsSync } from 'node:fs'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { loadClientAuth } from '../../node/consumer-node.ts'
+import { formatAuthorizedClient } from '../../registry/client-auth.ts'
 import type { CommandContext } from '../command.ts'
 import type { ResolvedOptions } from '../config.ts'
 import { IDENTITY_FILE, loadOrCreateIdentity, OnionKeyStore, systemClock } from '../../overlay/index.ts'
@@ -52,5 +54,12 @@ export async function runKeysRotateOnion (_opts: ResolvedOptions, ctx: CommandCo
     await store.rotateNow()
   } catch (err) { throw nodeErrorToCli(err) }
   ctx.stdout('rotated: a new onion key is on disk; the relay publishes it when it next starts\n')
+  return 0
+}
+
+export async function runKeysClientAuth (_opts: ResolvedOptions, ctx: CommandContext): Promise<number> {
+  const auth = await loadClientAuth(ctx.dataDir, { create: true })
+  if (auth === undefined) throw new Error('client auth key not created')
+  ctx.stdout(formatAuthorizedClient(auth.authorized) + '\n')
   return 0
 }

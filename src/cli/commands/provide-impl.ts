@@ -7,6 +7,7 @@ import type { CommandContext } from '../command.ts'
 import type { ResolvedOptions } from '../config.ts'
 import { UsageError } from '../errors.ts'
 import { expandPath } from '../globals.ts'
+import { parseAuthorizedClient } from '../../registry/client-auth.ts'
 import { startOverlayProvider, type ProviderOptions, type RunningOverlayProvider, type Visibility, type WrappedServer } from '../../bridge/index.ts'
 import { announceNetwork, chooseNetwork, overlayErrorToCli } from './bridge-flags.ts'
 import { waitForStop } from './node-glue.ts'
@@ -49,6 +50,12 @@ export async function runProvide (opts: ResolvedOptions, ctx: CommandContext): P
     tools[name] = { ...tools[name], keywords: [...(tools[name]?.keywords ?? []), ...v.slice(eq + 1).split(',')] }
   }
   const keywords = opts.strings('keywords').flatMap(v => v.split(','))
+  const authorizedClients = opts.strings('authorized-client').map(v => {
+    try { return parseAuthorizedClient(v) } catch (err) { throw new UsageError(`--authorized-client: ${err instanceof Error ? err.message : String(err)}`) }
+  })
+  if (authorizedClients.length === 0 && Object.values(tools).some(t => t.visibility === 'private')) {
+    ctx.stderr('veil: warning: private tools but no --authorized-client: nobody can see or call them\n')
+  }
   const logFile = opts.string('invocation-log')
   const choice = await chooseNetwork(opts, ctx)
   announceNetwork(ctx, choice)
@@ -84,6 +91,7 @@ export async function runProvide (opts: ResolvedOptions, ctx: CommandContext): P
         bootstrap: choice.peers,
         testnet: choice.isTestnet,
         singleAddress: choice.singleAddress,
+        authorizedClients,
         log,
         onStopRequested: () => { stopRequested.abort() },
         onEvent: (e) => {
