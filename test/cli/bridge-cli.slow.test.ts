@@ -311,6 +311,17 @@ describe('veil bridge --stdio and --http on a testnet, with a veil provide proce
     expect(badArgs.code).toBe(2)
     expect(noNetwork.code).toBe(3)
     expect(noNetwork.stderr).toMatch(/^veil: no bootstrap peers/)
+    // TOOL@RANGE: the signed version must satisfy the range
+    const [inRange, outOfRange, badRange] = await Promise.all([
+      runVeil(['call', `${address}/echo@*`, '--args', '{"text":"r"}', ...bootArgs], env, 45_000),
+      runVeil(['call', `${address}/echo@^999.0.0`, '--args', '{"text":"r"}', ...bootArgs], env, 45_000),
+      runVeil(['call', `${address}/echo@not a range`, ...bootArgs], env, 45_000)
+    ])
+    expect(inRange.code, inRange.stderr).toBe(0)
+    expect(JSON.parse(inRange.stdout)).toEqual({ content: [{ type: 'text', text: 'r' }] })
+    expect(outOfRange.code).toBe(4)
+    expect(outOfRange.stderr).toMatch(/does not satisfy \^999\.0\.0/)
+    expect(badRange.code).toBe(2)
   })
 
   it('veil tools search: listed tools by keyword through the index, one per line; exit 4 when none; 2 without words', async () => {

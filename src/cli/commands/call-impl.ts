@@ -12,6 +12,7 @@ import { NetworkError, NotFoundError, UsageError } from '../errors.ts'
 import { connect, type VeilClient } from '../../bridge/index.ts'
 import { providerTag } from '../../bridge/naming.ts'
 import { parseAddress } from '../../registry/identity.ts'
+import { parseRange, satisfies } from '../../registry/semver.ts'
 import { announceNetwork, chooseNetwork, overlayErrorToCli, parseProviderRef, profileOf } from './bridge-flags.ts'
 
 async function configuredProviders (dataDir: string): Promise<string[]> {
@@ -40,7 +41,14 @@ async function target (ref: string, dataDir: string): Promise<{ address: string,
 }
 
 export async function runCall (opts: ResolvedOptions, ctx: CommandContext): Promise<number> {
-  const { address, tool } = await target(opts.positionals[0], ctx.dataDir)
+  const { address, tool: named } = await target(opts.positionals[0], ctx.dataDir)
+  // TOOL@RANGE: a semver range the provider's signed version must satisfy
+  const at = named.lastIndexOf('@')
+  const tool = at > 0 ? named.slice(0, at) : named
+  const range = at > 0 ? named.slice(at + 1) : undefined
+  if (range !== undefined) {
+    try { parseRange(range) } catch (err) { throw new UsageError(`not a semver range after @: ${JSON.stringify(range.slice(0, 64))} (${err instanceof Error ? err.message : String(err)})`) }
+  }
   let args: unknown
   try { args = JSON.parse(opts.string('args') ?? '{}') } catch (err) {
     throw new UsageError(`--args is not JSON: ${err instanceof Error ? err.message : String(err)}`)
@@ -55,6 +63,12 @@ export async function runCall (opts: ResolvedOptions, ctx: CommandContext): Prom
     const tools = await veil.listTools(address, { signal })
     if (!tools.some(t => t.name === tool)) {
       throw new NotFoundError(`provider ${address.slice(0, 12)}… has no tool ${JSON.stringify(tool.slice(0, 128))} (it has: ${tools.map(t => t.name).join(', ').slice(0, 400) || 'none'})`)
+    }
+    if (range !== undefined) {
+      const version = tools.find(t => t.name === tool)?.version ?? ''
+      let ok = false
+      try { ok = satisfies(version, range) } catch { ok = false }
+      if (!ok) throw new NotFoundError(`provider ${address.slice(0, 12)}… serves ${tool}@${version.slice(0, 64)}, which does not satisfy ${range}`)
     }
     const result = await veil.callTool(address, tool, args as Record<string, unknown>, { signal, profile: profileOf(opts) })
     ctx.stdout(JSON.stringify(result) + '\n')

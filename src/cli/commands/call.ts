@@ -10,7 +10,7 @@ export const callCommand: Command = {
     'Exit status: 0 ok, 1 the tool returned isError, 2 bad arguments, 3 network, 4 unknown\n' +
     'provider or tool. Works for public and hidden providers.',
   dataDir: 'read',
-  positionals: [{ name: 'address/tool', description: 'e.g. kq3…/echo, or TAG/echo' }],
+  positionals: [{ name: 'address/tool', description: 'e.g. kq3…/echo, TAG/echo, or kq3…/echo@^1.0 (a semver range the signed version must satisfy, else exit 4)' }],
   flags: [
     { name: 'args', type: 'string', default: '{}', configurable: false, metavar: 'JSON', description: 'the tool\'s arguments, a JSON object' },
     { name: 'timeout', type: 'number', min: 1, max: 600, default: 50, metavar: 'SECONDS', description: 'give up after this long' },
