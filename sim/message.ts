@@ -45,7 +45,7 @@
 import { buildPathIndices, GuardSet, type Weighting } from '../src/onion/path/index.ts'
 import {
   laneReleaseTime, messageCellCount, paddedCellCount, PROFILES, relayMixTable, resolveClientProfile, SendStream,
-  sampleExp, WIRE_CELL_BYTES, type ProfileName
+  sampleExp, WIRE_CELL_BYTES, PARANOID_QUEUE_LIMIT, type ProfileName
 } from '../src/mix/index.ts'
 import { Engine } from './engine/engine.ts'
 import { ChurnModel, Network, sampleDist, type Dist, type GeographyParams } from './engine/network.ts'
@@ -219,8 +219,6 @@ const CL_NEED_CONNECT = 8
 const CL_STRIDE = 5
 const CL2 = CL_STRIDE * 2
 const MAX_BUILD_TRIES = 5
-/** Paranoid's send-stream queue limit, cells: src/node/mix-glue.ts PARANOID_QUEUE_LIMIT (private there). */
-const SEND_QUEUE_LIMIT = 4096
 const PROGRESS_SLICE_MS = 10_000
 const LINKED_P = 0.99
 
@@ -607,7 +605,7 @@ export function runMessage (p: MessageParams, delayOverride: number | undefined,
     clF[cf + CL_CALL] = callNext
     if (callNext < endMs) engine.at(callNext, EV_CALL, c, gen)
     if (streams !== null) {
-      const stream = new SendStream<number>({ ratePerSec: sendRate, rng: clientRng, startMs: now, queueLimit: SEND_QUEUE_LIMIT })
+      const stream = new SendStream<number>({ ratePerSec: sendRate, rng: clientRng, startMs: now, queueLimit: PARANOID_QUEUE_LIMIT })
       streams[c] = stream
       if (stream.nextDeadline() < endMs) engine.at(stream.nextDeadline(), EV_SLOT, c, gen)
     }

@@ -135,3 +135,5 @@ export const RELAY_SET_PROFILE = 64
 export const RELAY_LOOP = 65
 /** A loop id: 64 random bits, so a relay cannot predict or forge another loop's return. */
 export const LOOP_ID_LEN = 8
+/** A paranoid client's send-stream queue, cells: above one circuit window plus its SENDMEs and padding, which flow control already bounds (mix-glue and sim/ use it). */
+export const PARANOID_QUEUE_LIMIT = 4096

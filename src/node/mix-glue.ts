@@ -35,7 +35,7 @@ import { MESSAGE_LENGTH_LEN } from '../onion/constants.ts'
 import type { Clock, Rng } from '../overlay/clock.ts'
 import {
   CoverTraffic, LoopTracker, MixInternalError, MixPeerError, MixScheduler, SendStream, TimerDriver,
-  DEFAULT_LINK_PADDING, LOOP_ID_LEN, MAX_PADDED_CELLS, PROFILE_IDS, RELAY_LOOP, RELAY_SET_PROFILE,
+  DEFAULT_LINK_PADDING, LOOP_ID_LEN, PARANOID_QUEUE_LIMIT, MAX_PADDED_CELLS, PROFILE_IDS, RELAY_LOOP, RELAY_SET_PROFILE,
   decodeProfileId, encodeProfileId, linkPaddingGapMs, nextLinkPaddingAt, paddedCellCount, relayMixTable, resolveClientProfile, validateLinkPadding,
   type ClientOverrides, type CoverStats, type LinkPaddingPolicy, type LoopStats, type MixProfile, type MixSchedulerStats, type ProfileId,
   type ProfileName, type RelayTableOverrides, type SendStreamStats, type Timer
@@ -244,8 +244,6 @@ type RelayCellArgs = [hop: number, command: number, streamId: number, data: Uint
 
 const STREAM_CELL_COMMANDS: ReadonlySet<number> = new Set([RelayCommand.BEGIN, RelayCommand.DATA, RelayCommand.END, RelayCommand.SENDME])
 const EMPTY = new Uint8Array(0)
-/** The send stream's queue: above one circuit window plus its SENDMEs and padding, which flow control already bounds. */
-const PARANOID_QUEUE_LIMIT = 4096
 
 function hex (b: Uint8Array): string { return Buffer.from(b).toString('hex') }
 
