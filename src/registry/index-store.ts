@@ -248,21 +248,25 @@ export class IndexStorer {
         }
         if (weakest === undefined || effort <= weakest.effort) return StoreStatus.LOW_EFFORT
         const ws = this.#sets.get(weakest.key)
-        ws?.remove(weakest.publisher)
+        if (ws?.remove(weakest.publisher) === true) this.counters.entries--
         if (ws !== undefined && ws.size === 0) this.#sets.delete(weakest.key)
         this.counters.evictions++
       }
     }
+    // counted from the set's size change (offer also drops the set's expired entries), not by walking every set
+    const before = set.size
     let result
     try {
       result = set.offer(entry, now)
     } catch (err) {
       if (!(err instanceof InvalidEntryError)) throw err
+      this.counters.entries += set.size - before // it may have dropped expired entries before refusing
       return err.reason === 'stale' ? StoreStatus.STALE : err.reason === 'insufficient-work' ? StoreStatus.LOW_EFFORT : StoreStatus.INVALID
     }
     if (result === 'evicted-other') this.counters.evictions++
     if (isNewKey) this.#sets.set(k, set)
-    this.#recount()
+    this.counters.entries += set.size - before
+    this.counters.keys = this.#sets.size
     return StoreStatus.OK
   }
 

@@ -563,17 +563,15 @@ export class StoreChannel {
   /** STORE one record; resolves with the storer's status (OK, STALE, …). */
   async store (key: Uint8Array, value: Uint8Array, opts: { signal?: AbortSignal } = {}): Promise<number> {
     const signal = opts.signal ?? AbortSignal.timeout(DEFAULT_REQUEST_TIMEOUT_MS)
-    const reqId = this.#id()
-    const chunks = encodeStoreChunks(reqId, key, value)
-    const reply = this.#wait<number>(reqId, signal, (data, command, done, fail) => {
+    const hop = this.circuit.hops - 1
+    // exchange(): a circuit that closed under us fails the send, and the caller gets the send's error
+    return await this.exchange<number>(signal, (reqId) => {
+      for (const c of encodeStoreChunks(reqId, key, value)) this.circuit.sendRelay(hop, RELAY_REGISTRY_STORE, 0, c)
+    }, (data, command, done, fail) => {
       const s = command === RELAY_REGISTRY_STORED ? decodeStored(data) : undefined
       if (s === undefined) fail(new StoreError(StoreStatus.MALFORMED, 'malformed STORED'))
       else done(s.status)
     })
-    const hop = this.circuit.hops - 1
-    // a circuit that closed under us fails the send and the reply alike: the caller gets the send's error
-    try { for (const c of chunks) this.circuit.sendRelay(hop, RELAY_REGISTRY_STORE, 0, c) } catch (err) { reply.catch(() => {}); throw err }
-    return reply
   }
 
   /**
@@ -588,8 +586,9 @@ export class StoreChannel {
     let buf: Uint8Array | undefined
     let got = 0
     const page = async (offset: number): Promise<'done' | 'missing'> => {
-      const reqId = this.#id()
-      const p = this.#wait<'done' | 'missing'>(reqId, signal, (data, command, done, fail) => {
+      return await this.exchange<'done' | 'missing'>(signal, (reqId) => {
+        this.circuit.sendRelay(hop, RELAY_REGISTRY_FETCH, 0, encodeFetch(reqId, offset, key))
+      }, (data, command, done, fail) => {
         const c = command === RELAY_REGISTRY_FETCHED ? decodeFetched(data) : undefined
         if (c === undefined) { fail(new StoreError(StoreStatus.MALFORMED, 'malformed FETCHED')); return }
         if (c.status === StoreStatus.NOT_FOUND) { done('missing'); return }
@@ -602,8 +601,6 @@ export class StoreChannel {
         const pageEnd = Math.min(total, offset + FETCH_PAGE_LEN)
         if (c.offset + c.bytes.length >= pageEnd) done('done')
       })
-      try { this.circuit.sendRelay(hop, RELAY_REGISTRY_FETCH, 0, encodeFetch(reqId, offset, key)) } catch (err) { p.catch(() => {}); throw err }
-      return p
     }
     const first = await Promise.all(Array.from({ length: FETCH_PIPELINE }, async (_, i) => page(i * FETCH_PAGE_LEN)))
     if (first.includes('missing')) return undefined
