@@ -70,8 +70,13 @@ const NODE = process.execPath
 const CALLS = 200
 const IN_FLIGHT = 4
 const CALL_TIMEOUT_MS = 55_000
-/** No call starts after this much of the call phase: the test reports and fails instead of running into its own timeout. */
-const CALL_PHASE_MS = 240_000
+/**
+ * No call starts after this much of the call phase: the test reports and fails instead of
+ * running into its own timeout. Generous on purpose: the test asserts what happens to the
+ * 200 calls, not how fast a loaded machine gets through them (here ≈ 80 s per mode; one
+ * CI run on a busier machine needed over 240 s for the hidden mode).
+ */
+const CALL_PHASE_MS = 600_000
 /** VEIL_CHAOS_VERBOSE=1: a progress line per 10 calls, and the bridge's and provider's stderr tails at the end. */
 const VERBOSE = process.env.VEIL_CHAOS_VERBOSE === '1'
 /** VEIL_CHAOS_LOG_DIR=DIR: the bridge and the provider log at debug level to DIR/{bridge,provider}-MODE.log. */
@@ -357,7 +362,7 @@ describe.each(['public', 'hidden'] as const)('chaos (%s provider): relays killed
         const i = next++
         await callOne(i)
         const done = records.filter(r => r.end > 0)
-        if (VERBOSE && done.length >= reported + 10) {
+        if (done.length >= reported + (VERBOSE ? 10 : 50)) {
           reported = done.length
           console.log(`chaos (${mode}) ${((Date.now() - t0) / 1000).toFixed(0)} s: ${done.length} done, ${done.filter(r => r.ok).length} ok, kills ${kills} [${killLog.slice(-3).join(' ')}], channels live ${liveChannels.length}, intro points ${introPaths.map(p => p[p.length - 1]).join(',')}, down ${[...down].join(',')}; last error: ${done.filter(r => !r.ok).at(-1)?.error?.slice(0, 200) ?? '-'}`)
         }
@@ -428,5 +433,5 @@ describe.each(['public', 'hidden'] as const)('chaos (%s provider): relays killed
     // the bridge and the provider keep running
     expect(alive(transport.pid), `the bridge process (${tail.bridge.slice(-300)})`).toBe(true)
     expect(alive(provider.pid) && provider.exitCode === null, `the provider process (${tail.provider.slice(-300)})`).toBe(true)
-  }, 420_000)
+  }, 780_000)
 })

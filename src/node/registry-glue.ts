@@ -150,6 +150,7 @@ export async function attachRegistryRelay (relay: RelayNode, onion: OnionRelay, 
   onion.commands.register(RELAY_RV_CREDIT, (ctx) => { rendezvous.onCredit(ctx) })
   onion.commands.register(RELAY_RV_SENDME, (ctx) => { rendezvous.onSendme(ctx) })
   onion.commands.register(RELAY_RV_CLOSE, (ctx) => { rendezvous.onClose(ctx) })
+  const unsubscribeClosed = onion.commands.onClosed((key) => { rendezvous.onCircuitClosed(key) })
   relay.setStatusSection('registry', () => ({
     limits: storer.limits, ...structuredClone(storer.counters), index: { limits: index.limits, ...structuredClone(index.counters) }, intro: { limits: intro.limits, ...intro.counters, points: intro.size }, rendezvous: { ...rendezvous.counters, circuits: rendezvous.size }
   }))
@@ -164,6 +165,7 @@ export async function attachRegistryRelay (relay: RelayNode, onion: OnionRelay, 
       onion.commands.unregister(RELAY_REGISTRY_STORE_ENTRY)
       onion.commands.unregister(RELAY_REGISTRY_FETCH_ENTRIES)
       for (const c of HS_RELAY_COMMANDS) onion.commands.unregister(c)
+      unsubscribeClosed()
     }
   }
 }

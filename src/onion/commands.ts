@@ -11,6 +11,11 @@
  * which is flow-controlled. A handler that throws an OnionPeerError destroys
  * the circuit; any other error is counted and the circuit destroyed as
  * INTERNAL.
+ *
+ * A handler that keeps state per circuit (a rendezvous point's joins) learns when such a
+ * circuit is gone through `onClosed`: the relay calls it for every circuit it destroys,
+ * whatever the cause (DESTROY from a neighbour, a closed link, a timeout), so the state
+ * goes with the circuit instead of waiting for the next cell to fail.
  */
 import { OnionCallerError } from './errors.ts'
 import { isExtensionCommand, type RelayCell } from './relay-cell.ts'
@@ -28,6 +33,7 @@ export type ExtensionHandler = (ctx: ExtensionContext, cell: RelayCell) => void 
 
 export class RelayCommandTable {
   readonly #handlers = new Map<number, ExtensionHandler>()
+  readonly #closed = new Set<(circuitKey: string) => void>()
 
   register (command: number, handler: ExtensionHandler): void {
     if (!isExtensionCommand(command)) throw new OnionCallerError(`relay command ${command} is not in the extension range`)
@@ -37,4 +43,17 @@ export class RelayCommandTable {
 
   unregister (command: number): void { this.#handlers.delete(command) }
   get (command: number): ExtensionHandler | undefined { return this.#handlers.get(command) }
+
+  /** Call `listener` with the circuitKey of every circuit this relay destroys; returns the unsubscribe. */
+  onClosed (listener: (circuitKey: string) => void): () => void {
+    this.#closed.add(listener)
+    return () => { this.#closed.delete(listener) }
+  }
+
+  /** Called by the relay when a circuit is destroyed. A listener that throws is skipped. */
+  circuitClosed (circuitKey: string): void {
+    for (const l of this.#closed) {
+      try { l(circuitKey) } catch { /* a listener's fault is not the circuit layer's */ }
+    }
+  }
 }

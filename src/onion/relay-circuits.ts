@@ -653,5 +653,6 @@ export class RelayCircuits {
     c.outbound.state.wipe()
     c.inbound.state.wipe()
     this.#scheduler.closed?.(c.key)
+    this.#opts.commands?.circuitClosed(c.key)
   }
 }

@@ -141,6 +141,18 @@ export class RendezvousPointService {
     this.#drop(side)
   }
 
+  /**
+   * A circuit waiting or joined here was destroyed (its link closed, a neighbour sent
+   * DESTROY, it timed out): the peer gets RV_CLOSE now, not when it next sends, so its end
+   * learns at once that the channel is gone.
+   */
+  onCircuitClosed (circuitKey: string): void {
+    const side = this.#sides.get(circuitKey)
+    if (side === undefined) return
+    side.credit.close()
+    this.#closeBoth(side)
+  }
+
   #joined (ctx: ExtensionContext): Side {
     const side = this.#sides.get(ctx.circuitKey)
     if (side?.peer === undefined) throw new HsProtocolError('cell for a circuit not joined at this RP')

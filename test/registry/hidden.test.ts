@@ -77,6 +77,26 @@ describe('hidden providers', { timeout: 45_000 }, () => {
     expect(provider.service.counters.rendezvous).toBeGreaterThanOrEqual(1)
   })
 
+  it('a channel side whose circuit dies at the RP (no RV_CLOSE sent) closes the other side at once', async () => {
+    const f = await consumer.registry.fetchDescriptor(provider.id.address.text)
+    const conn = await hc.connect(f.opened)
+    const rpRelay = net.relays.find(r => r.node.peerId.toString() === conn.rp)
+    expect(rpRelay).toBeDefined()
+    const closedBefore = rpRelay!.registry.rendezvous.counters.closed
+    // the provider's circuit to this RP, destroyed raw: what the RP sees when a relay on it dies
+    // (the newest circuit ending there: an introduction circuit may end at the same relay)
+    const theirs = provider.client.circuits.client.circuits().filter(c => c.path.at(-1)?.peer === conn.rp).slice(-1)
+    expect(theirs.length).toBe(1)
+    const gone = new Promise<string>(resolve => { conn.channel.onClose((err) => { resolve(err.message) }) })
+    const t0 = performance.now()
+    for (const c of theirs) c.destroy()
+    const why = await Promise.race([gone, new Promise<string>(resolve => setTimeout(() => { resolve('still open after 5 s') }, 5_000))])
+    expect(why).not.toBe('still open after 5 s')
+    expect(rpRelay!.registry.rendezvous.counters.closed).toBeGreaterThanOrEqual(closedBefore + 2)
+    console.log(`channel closed ${(performance.now() - t0).toFixed(0)} ms after the provider's side died at the RP: ${why}`)
+    conn.close()
+  })
+
   it('replayed introductions and reused cookies are refused', async () => {
     const f = await consumer.registry.fetchDescriptor(provider.id.address.text)
     let sent: { message: Uint8Array, ip: string } | undefined
