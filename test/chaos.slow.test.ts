@@ -269,9 +269,12 @@ describe.each(['public', 'hidden'] as const)('chaos (%s provider): relays killed
     const records: CallRecord[] = []
     const inFlight = new Set<CallRecord>()
     const runId = Math.random().toString(36).slice(2, 8)
+    /** hidden: the channels last seen live (a call that starts just after its channel died at the RP is sent on it). */
+    let lastLive: string[] = []
     const observe = (r: CallRecord): void => {
       for (const p of exitPaths) for (const j of p) r.relays.add(j)
-      for (const id of liveChannels) r.channels.add(id)
+      if (liveChannels.length > 0) lastLive = liveChannels
+      for (const id of liveChannels.length > 0 ? liveChannels : lastLive) r.channels.add(id)
       // being introduced: no channel yet, or one newer than the call
       const introduced = liveChannels.length === 0 || [...r.channels].some(id => (channels.get(id)?.firstSeen ?? 0) >= r.start)
       if (mode === 'hidden' && introduced) for (const p of introPaths) for (const j of p) r.relays.add(j)
