@@ -562,6 +562,9 @@ export interface HiddenProviderNodeOptions {
   /** Proof of work suggested to clients (default none). */
   readonly pow?: { readonly suggestedEffort: number } | null
   readonly rendezvousPerMinute?: number
+  /** Introductions per second (and burst) each introduction point lets through (ESTABLISH_INTRO's DoS parameters; defaults DEFAULT_INTRO_RATE / DEFAULT_INTRO_BURST). */
+  readonly introRate?: number
+  readonly introBurst?: number
 }
 
 export interface HiddenProviderNodeStatus extends Omit<ProviderNodeStatus, 'mode'> {
@@ -634,6 +637,8 @@ export async function startHiddenProviderNode (opts: HiddenProviderNodeOptions):
       introPoints: opts.introPoints,
       pow: opts.pow ?? null,
       rendezvousPerMinute: opts.rendezvousPerMinute,
+      introRate: opts.introRate,
+      introBurst: opts.introBurst,
       // a replaced introduction point must reach the descriptor
       onIntroPointsChanged: () => { publisher?.change() }
     })

@@ -34,7 +34,7 @@ import { observeSecret } from '../overlay/secret-observer.ts'
 
 /** Wait for RENDEZVOUS2 this long after an acknowledged introduction before introducing again. */
 export const DEFAULT_RENDEZVOUS_WAIT_MS = 4_000
-/** Introductions tried with one RP before choosing another. */
+/** Acknowledged introductions left unanswered (no RENDEZVOUS2) with one RP before choosing another. */
 export const INTRODUCTIONS_PER_RP = 1
 /** Providers (blinded keys) for which unanswered RPs are remembered, and RPs per provider. */
 export const MAX_REMEMBERED_PROVIDERS = 256
@@ -60,7 +60,17 @@ export interface ConnectOptions {
   readonly onIntroduce?: (message: Uint8Array, ip: string) => void
   /** Test hook: use this cookie. */
   readonly cookie?: Uint8Array
+  /**
+   * Progress of a connect, for a caller that shows or logs it: each step with the ms since
+   * connect began (`rp` / `ip` name relays by peer id: never logged above debug level).
+   */
+  readonly onStep?: (step: ConnectStep) => void
 }
+
+export type ConnectStep =
+  | { readonly step: 'rendezvous-point', readonly ms: number, readonly rp: string, readonly ok: boolean, readonly error?: string }
+  | { readonly step: 'introduced', readonly ms: number, readonly ip: string, readonly status: number | 'failed' }
+  | { readonly step: 'rendezvous2', readonly ms: number, readonly ok: boolean }
 
 export interface HiddenConnection {
   readonly channel: E2eChannel
@@ -139,6 +149,8 @@ export class HiddenClient {
     const triedRps: string[] = []
     let introductions = 0
     let lastError = 'no introduction acknowledged'
+    const began = performance.now()
+    const step = (e: Record<string, unknown>): void => { try { o.onStep?.({ ...e, ms: performance.now() - began } as unknown as ConnectStep) } catch { /* a caller's fault */ } }
     let attempt = 0
     // an RP the provider refuses (its guard or layer-2 guard) never answers: after
     // INTRODUCTIONS_PER_RP unanswered introductions, another RP
@@ -157,20 +169,29 @@ export class HiddenClient {
       introBuild.catch(() => {})
       let rendCircuit: Circuit
       try { rendCircuit = await this.establishRendezvous(rp, cookie, signal) } catch (err) {
+        step({ step: 'rendezvous-point', rp, ok: false, error: err instanceof Error ? err.message : String(err) })
         introBuild.then(c => { c.destroy() }, () => {})
         if (signal.aborted || o.cookie !== undefined) { this.counters.failures++; throw err }
         lastError = err instanceof Error ? err.message : String(err)
         continue
       }
+      step({ step: 'rendezvous-point', rp, ok: true })
       const last = rendCircuit.hops - 1
       try {
-        for (let k = 0; k < INTRODUCTIONS_PER_RP && !signal.aborted && rendCircuit.state === 'open'; k++, attempt++) {
+        // only an acknowledged introduction that brings no RENDEZVOUS2 counts against this RP;
+        // one the IP refused (BUSY under a flood) or could not carry goes to the next IP on
+        // the same rendezvous circuit, which is costly to build again
+        let unanswered = 0
+        for (let tries = 0; unanswered < INTRODUCTIONS_PER_RP && tries < order.length + INTRODUCTIONS_PER_RP && !signal.aborted && rendCircuit.state === 'open'; tries++, attempt++) {
           const { ip, id } = order[attempt % order.length]
           const { message, state } = clientIntroduce(this.#keyRng, ip, { rpRelay: net.relayBytes(rp), rpOnionKeyId: sha3_256(rpKey), cookie }, pow)
-          // listen for RENDEZVOUS2 before introducing: the provider may be fast
-          const wait = AbortSignal.any([signal, AbortSignal.timeout(o.rendezvousWaitMs ?? DEFAULT_RENDEZVOUS_WAIT_MS)])
-          const rendezvous = awaitCommand(rendCircuit, last, RELAY_RENDEZVOUS2, wait, 'RENDEZVOUS2')
+          // listen for RENDEZVOUS2 before introducing (the provider may be fast); the wait's
+          // clock starts at the IP's ACK, so a slow introduction circuit does not eat it
+          const rvWait = new AbortController()
+          let rvTimer: ReturnType<typeof setTimeout> | undefined
+          const rendezvous = awaitCommand(rendCircuit, last, RELAY_RENDEZVOUS2, AbortSignal.any([signal, rvWait.signal]), 'RENDEZVOUS2')
           rendezvous.catch(() => {})
+          void rendezvous.finally(() => { clearTimeout(rvTimer) }).catch(() => {})
           o.onIntroduce?.(message, id)
           introductions++
           this.counters.introductions++
@@ -180,18 +201,24 @@ export class HiddenClient {
             introBuild = undefined
             status = await this.sendIntroduction(id, message, signal, pre)
           } catch (err) {
+            rvWait.abort()
             lastError = err instanceof Error ? err.message : String(err)
+            step({ step: 'introduced', ip: id, status: 'failed' })
             continue
           }
-          if (status !== HsStatus.OK) { this.counters.refused++; lastError = `introduction point refused: ${hsStatusName(status)}`; continue }
+          step({ step: 'introduced', ip: id, status })
+          if (status !== HsStatus.OK) { rvWait.abort(); this.counters.refused++; lastError = `introduction point refused: ${hsStatusName(status)}`; continue }
+          rvTimer = setTimeout(() => { rvWait.abort() }, o.rendezvousWaitMs ?? DEFAULT_RENDEZVOUS_WAIT_MS)
           let cell
           try { cell = await rendezvous } catch (err) {
-            if (err instanceof HsTimeoutError && !signal.aborted) { lastError = 'no RENDEZVOUS2 in time'; this.#remember(providerKey, avoid, rp); continue }
+            step({ step: 'rendezvous2', ok: false })
+            if (err instanceof HsTimeoutError && !signal.aborted) { unanswered++; lastError = 'no RENDEZVOUS2 in time'; this.#remember(providerKey, avoid, rp); continue }
             // the rendezvous circuit went down under us (one of its relays stopped; awaitCommand
             // fails only when the circuit closes or misbehaves): another RP and cookie
             if (!signal.aborted && o.cookie === undefined) { lastError = err instanceof Error ? err.message : String(err); continue }
             throw err
           }
+          step({ step: 'rendezvous2', ok: true })
           return this.#finish(rendCircuit, state, decodeRendezvous2(cell.data), rp, introductions)
         }
       } catch (err) {

@@ -27,6 +27,7 @@
 import type { Clock, Rng as PickRng } from '../overlay/clock.ts'
 import type { Circuit } from '../onion/client-circuit.ts'
 import type { StreamTargets } from '../onion/stream.ts'
+import { MAX_EXTENSION_REPLY_CELLS } from '../onion/constants.ts'
 import {
   DEFAULT_INTRO_BURST, DEFAULT_INTRO_RATE, DEFAULT_MAX_PENDING_INTRODUCTIONS, DEFAULT_RENDEZVOUS_CONCURRENCY, DEFAULT_RENDEZVOUS_PER_MINUTE,
   INTRO_DEFAULT_COUNT, INTRO_KEEPALIVE_MS, IP_REPLAY_WINDOW_MS, POW_SEED_LEN, REND_COOKIE_TTL_MS, RELAY_ESTABLISH_INTRO, RELAY_INTRO_CREDIT,
@@ -289,8 +290,15 @@ export class HiddenService {
     this.counters.introductions++
     intro.received++
     const c = intro.circuit
-    // keep the IP's reply credit topped up: one INTRO_CREDIT (16 cells) per 8 introductions
-    if (c !== undefined && intro.received % 8 === 0) { try { c.sendRelay(c.hops - 1, RELAY_INTRO_CREDIT, 0, new Uint8Array(0)) } catch { /* closing */ } }
+    // give back exactly the IP's reply credit this used: one INTRO_CREDIT (MAX_EXTENSION_REPLY_CELLS
+    // cells) per MAX_EXTENSION_REPLY_CELLS introductions received. The window of INTRODUCE2 in
+    // flight from the IP stays at what the circuit started with (≈ 63): under a flood the IP
+    // answers BUSY beyond it, instead of queueing thousands of introductions in the relays
+    // ahead of a genuine one (they are FIFO within the circuit; this queue is the provider's
+    // priority queue only once they arrive). Granting more than was used let the window grow
+    // to MAX_STORED_CREDIT (1,024) per IP: seconds of flood in the network ahead of every
+    // genuine introduction.
+    if (c !== undefined && intro.received % MAX_EXTENSION_REPLY_CELLS === 0) { try { c.sendRelay(c.hops - 1, RELAY_INTRO_CREDIT, 0, new Uint8Array(0)) } catch { /* closing */ } }
     this.acceptIntroduction(data)
   }
 
