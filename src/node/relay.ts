@@ -71,6 +71,8 @@ export interface RelayCounters {
   dirServed: number
   descriptorsRejected: number
   dhtLookups: number
+  /** Sync rounds that found this relay with no connection and dialled its bootstrap relays again. */
+  bootstrapRetries: number
 }
 
 export interface RelayStatus {
@@ -137,7 +139,7 @@ export async function startRelayNode (opts: RelayNodeOptions): Promise<RelayNode
   const peerId = host.peerId
   const self = peerId.toString()
   const directory = new Directory({ clock, subnetRules: opts.singleAddress !== true, self })
-  const counters: RelayCounters = { descriptorsPublished: 0, dhtPutErrors: 0, dirFetches: 0, dirFetchErrors: 0, dirServed: 0, descriptorsRejected: 0, dhtLookups: 0 }
+  const counters: RelayCounters = { descriptorsPublished: 0, dhtPutErrors: 0, dirFetches: 0, dirFetchErrors: 0, dirServed: 0, descriptorsRejected: 0, dhtLookups: 0, bootstrapRetries: 0 }
   const peersSeen = new Map<string, number>()
   const dhtPeersEver = new Set<string>()
   const started = clock.now()
@@ -272,14 +274,35 @@ export async function startRelayNode (opts: RelayNodeOptions): Promise<RelayNode
     }))
   }
 
+  // Bootstrap: dial in bounded batches. Again on every sync round while this relay has no
+  // connection at all: a bootstrap relay that refused or dropped us (busy with many new
+  // relays' handshakes at once, or restarting) must not leave us isolated for good.
+  const boots = (opts.bootstrap ?? []).map(b => multiaddr(b)).filter(b => peerIdOfAddr(b) !== self)
+  const dialBootstrap = async (first: boolean): Promise<void> => {
+    for (let i = 0; i < boots.length; i += 8) {
+      await Promise.all(boots.slice(i, i + 8).map(async b => {
+        try { await host.dial(b, { signal: AbortSignal.timeout(10_000) }) } catch (err) {
+          if (first) log.warn('bootstrap peer unreachable', { addr: b.toString(), error: errMsg(err) })
+        }
+      }))
+    }
+  }
+  const isolated = (): boolean => boots.length > 0 && host.getConnections().length === 0
+
   const minSync = testnet ? 500 : 5_000
   const maxSync = testnet ? 10_000 : 10 * 60_000
+  /** While isolated, the sync round (which redials the bootstrap relays) comes at least this often. */
+  const isolatedSync = testnet ? 2_000 : 30_000
   let syncDelay = minSync
   // Connections we already tried a directory exchange on (by connection id): a peer whose
   // identify was lost or slow still gets one exchange, and a client host (no directory
   // handler) costs one refused stream per connection, not one per round.
   const exchanged = new Set<string>()
   const syncNow = async (): Promise<void> => {
+    if (isolated()) {
+      counters.bootstrapRetries++
+      await dialBootstrap(false)
+    }
     const conns = host.getConnections()
     const live = new Set(conns.map(c => c.id))
     for (const id of exchanged) if (!live.has(id)) exchanged.delete(id)
@@ -296,7 +319,7 @@ export async function startRelayNode (opts: RelayNodeOptions): Promise<RelayNode
     for (const p of targets.values()) fresh += await fetchFrom(p)
     fresh += await lookupMissing()
     await keepLinks()
-    syncDelay = fresh > 0 ? minSync : Math.min(maxSync, syncDelay * 2)
+    syncDelay = fresh > 0 ? minSync : Math.min(isolated() ? isolatedSync : maxSync, syncDelay * 2)
   }
 
   const schedule = (fn: () => Promise<void>, delay: () => number): void => {
@@ -326,15 +349,7 @@ export async function startRelayNode (opts: RelayNodeOptions): Promise<RelayNode
   log.info('relay started', { peer: self, addrs: publicAddrs().map(String).join(' ') })
   if (secretsDumpEnabled()) log.warn('TEST MODE: this process writes every secret it generates to the file in VEIL_TEST_ONLY_SECRETS_DUMP', {})
 
-  // Bootstrap: dial in bounded batches.
-  const boots = (opts.bootstrap ?? []).map(b => multiaddr(b)).filter(b => peerIdOfAddr(b) !== self)
-  for (let i = 0; i < boots.length; i += 8) {
-    await Promise.all(boots.slice(i, i + 8).map(async b => {
-      try { await host.dial(b, { signal: AbortSignal.timeout(10_000) }) } catch (err) {
-        log.warn('bootstrap peer unreachable', { addr: b.toString(), error: errMsg(err) })
-      }
-    }))
-  }
+  await dialBootstrap(true)
   await publish()
   log.info('descriptor published', { onionKeys: onionKeys.active().length })
 
