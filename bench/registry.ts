@@ -92,13 +92,19 @@ try {
 
   const { opened } = await consumer.registry.fetchDescriptor(hidden.address, { signal: AbortSignal.timeout(60_000) })
   const rendezvous: number[] = []
+  /** Per connect, when each step ended (ms from its start): the split of rendezvous_p50 printed below. */
+  const stepMs = new Map<string, number[]>()
   for (let i = 0; i < RENDEZVOUS; i++) {
     const s = performance.now()
-    const conn = await consumer.hidden.connect(opened, { signal: AbortSignal.timeout(30_000) })
+    const conn = await consumer.hidden.connect(opened, {
+      signal: AbortSignal.timeout(30_000),
+      onStep: (e) => { if (!('ok' in e) || e.ok) { const k = e.step; if (!stepMs.has(k)) stepMs.set(k, []); stepMs.get(k)?.push(e.ms) } }
+    })
     rendezvous.push(performance.now() - s)
     conn.close()
   }
   rendezvous.sort((a, b) => a - b)
+  log(`rendezvous steps, p50 ms from the start: ${[...stepMs].map(([k, v]) => `${k} ${round(percentile(v.sort((a, b) => a - b), 0.5))}`).join(', ')}; provider pre-built circuits ${JSON.stringify(hidden.hidden.prebuilt)}`)
   log(`rendezvous (ms): p50 ${round(percentile(rendezvous, 0.5))}, max ${round(rendezvous.at(-1) ?? NaN)}; provider: ${JSON.stringify(hidden.hidden.counters)}`)
   const hiddenConn = await consumer.openProvider(hidden.address, { signal: AbortSignal.timeout(60_000) })
   const hiddenRtts = await rtts(hiddenConn)

@@ -373,6 +373,8 @@ export async function startConsumerNode (opts: ConsumerNodeOptions): Promise<Con
       stopped = true
       for (const c of open) c.destroy()
       open.clear()
+      registry.stop()
+      hidden.stop()
       await circuits.stop().catch(() => {})
       await client.stop()
     }

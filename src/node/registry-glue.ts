@@ -193,6 +193,11 @@ export function registryNetwork (node: ClientNode, circuits: ClientCircuits): Re
         return h
       })
       return circuits.client.build(hops, { signal })
+    },
+    extend: async (circuit, id, signal) => {
+      const h = circuits.hop(id)
+      if (h === undefined) throw new Error(`relay ${id.slice(-8)} has no usable descriptor`)
+      await circuit.extend(h, { signal })
     }
   }
 }

@@ -23,7 +23,8 @@ import { RegistryCallerError, RegistryError, InvalidDescriptorError } from './er
 import { parseAddress, type ProviderAddress } from './identity.ts'
 import { blindedKeyForPeriod } from './blinding.ts'
 import { descriptorDhtKey, openDescriptor, storageKey, type BuiltDescriptor, type OpenedDescriptor, type OpenOptions } from './descriptor.ts'
-import { DESCRIPTOR_REPLICAS, KEYWORD_REPLICAS, MAX_DESCRIPTOR } from './constants.ts'
+import { DESCRIPTOR_REPLICAS, KEYWORD_REPLICAS, MAX_DESCRIPTOR, PREBUILT_LOOKUP_CIRCUITS, PREBUILT_MAX_AGE_MS } from './constants.ts'
+import { PrebuiltCircuits } from './prebuilt.ts'
 import { InvalidEntryError } from './errors.ts'
 import { keywordDhtKey, keywordIndexKey, normaliseKeyword, openEntry, type OpenedEntry } from './keyword.ts'
 import { fetchEntries, storeEntry } from './index-store.ts'
@@ -43,6 +44,8 @@ export interface RegistryNetwork {
   guards(): string[]
   /** Build a circuit through these relays (entry first). */
   build(path: readonly string[], signal: AbortSignal): Promise<Circuit>
+  /** Extend an open circuit by the relay `id` (pre-built prefixes); absent: whole paths are built every time. */
+  extend?(circuit: Circuit, id: string, signal: AbortSignal): Promise<void>
 }
 
 export interface RegistryClientOptions {
@@ -53,6 +56,8 @@ export interface RegistryClientOptions {
   params: RegistryParams
   storersPerReplica?: number
   circuitTimeoutMs?: number
+  /** Pre-built G M prefixes kept to extend to a storer (default PREBUILT_LOOKUP_CIRCUITS; 0: none). Filled after the first lookup. */
+  prebuiltCircuits?: number
 }
 
 export interface PublishResult {
@@ -110,7 +115,23 @@ export class RegistryClient {
   readonly #o: RegistryClientOptions
   readonly counters = { circuits: 0, circuitFailures: 0, stores: 0, storeAcks: 0, fetches: 0, fetchHits: 0, invalidRecords: 0 }
 
-  constructor (o: RegistryClientOptions) { this.#o = o }
+  readonly #prebuilt: PrebuiltCircuits
+
+  constructor (o: RegistryClientOptions) {
+    this.#o = o
+    this.#prebuilt = new PrebuiltCircuits({
+      clock: o.clock, size: o.prebuiltCircuits ?? PREBUILT_LOOKUP_CIRCUITS, maxAgeMs: PREBUILT_MAX_AGE_MS,
+      prefix: () => this.pathTo('').slice(0, 2),
+      build: async (path, signal) => await o.network.build(path, signal),
+      valid: (path) => o.network.guards().includes(path[0])
+    })
+  }
+
+  /** Pre-built lookup prefixes: built, used, discarded. */
+  get prebuilt (): PrebuiltCircuits['counters'] { return this.#prebuilt.counters }
+
+  /** Destroy the pre-built circuits (the node's circuits stop with it anyway). */
+  stop (): void { this.#prebuilt.stop() }
 
   /** Storers of each replica's DHT key. */
   storers (replicaDhtKeys: readonly Uint8Array[]): string[][] {
@@ -130,11 +151,26 @@ export class RegistryClient {
     return [guard, middles[rng.int(middles.length)], target]
   }
 
-  /** A fresh circuit ending at `target`. */
+  /**
+   * A fresh circuit ending at `target`: a pre-built guard–middle prefix (never used for
+   * anything else) extended to it, or a whole path built now.
+   */
   async circuitTo (target: string, signal?: AbortSignal): Promise<Circuit> {
     this.counters.circuits++
+    const sig = signal ?? AbortSignal.timeout(this.#o.circuitTimeoutMs ?? 15_000)
+    const net = this.#o.network
     try {
-      return await this.#o.network.build(this.pathTo(target), signal ?? AbortSignal.timeout(this.#o.circuitTimeoutMs ?? 15_000))
+      if (net.extend !== undefined) {
+        const pre = this.#prebuilt.take(target)
+        this.#prebuilt.fill()
+        if (pre !== undefined) {
+          try {
+            await net.extend(pre.circuit, target, sig)
+            return pre.circuit
+          } catch { pre.circuit.destroy() }
+        }
+      }
+      return await net.build(this.pathTo(target), sig)
     } catch (err) {
       this.counters.circuitFailures++
       throw err

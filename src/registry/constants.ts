@@ -364,6 +364,12 @@ export const RP_MAX_QUEUED_CELLS = 4 * E2E_WINDOW_CELLS
 export const DEFAULT_MAX_PENDING_INTRODUCTIONS = 64
 /** Rendezvous circuits a provider builds per minute, and at once. */
 export const DEFAULT_RENDEZVOUS_PER_MINUTE = 600
+/** Pre-built G L2 M circuits a hidden provider keeps to extend to an RP (Tor keeps pre-built circuits for onion services too). */
+export const PREBUILT_RENDEZVOUS_CIRCUITS = 2
+/** Pre-built guard–middle circuits a registry client keeps to extend to a storer, once it has looked something up. */
+export const PREBUILT_LOOKUP_CIRCUITS = 1
+/** A pre-built circuit older than this is replaced rather than used (relays drop idle circuits after 30 min). */
+export const PREBUILT_MAX_AGE_MS = 10 * 60_000
 export const DEFAULT_RENDEZVOUS_CONCURRENCY = 4
 /** Provider → IP keep-alive (also tops up reply credit). */
 export const INTRO_KEEPALIVE_MS = 60_000

@@ -19,8 +19,9 @@ import type { Clock, Rng as PickRng } from '../overlay/clock.ts'
 import type { Circuit } from '../onion/client-circuit.ts'
 import type { OnionStream } from '../onion/stream.ts'
 import {
-  REND_COOKIE_LEN, RELAY_ESTABLISH_RENDEZVOUS, RELAY_INTRODUCE_ACK, RELAY_INTRODUCE1, RELAY_RENDEZVOUS_ESTABLISHED, RELAY_RENDEZVOUS2
+  PREBUILT_MAX_AGE_MS, REND_COOKIE_LEN, RELAY_ESTABLISH_RENDEZVOUS, RELAY_INTRODUCE_ACK, RELAY_INTRODUCE1, RELAY_RENDEZVOUS_ESTABLISHED, RELAY_RENDEZVOUS2
 } from './constants.ts'
+import { PrebuiltCircuits } from './prebuilt.ts'
 import { RegistryCallerError } from './errors.ts'
 import { HsProtocolError, HsStatus, decodeRendezvous2, decodeStatus, hsStatusName } from './hs-codec.ts'
 import { clientFinishRendezvous, clientIntroduce, type ClientIntroState } from './hs-crypto.ts'
@@ -49,6 +50,8 @@ export interface HiddenClientOptions {
   readonly circuitTimeoutMs?: number
   readonly maxMessageLen?: number
   readonly streamIdleMs?: number
+  /** Pre-built circuits kept per kind (G L2 for RPs, G L2 M for IPs) once this client has connected (default 1; 0: none). */
+  readonly prebuiltCircuits?: number
 }
 
 export interface ConnectOptions {
@@ -87,6 +90,8 @@ export class HiddenClient {
   readonly #o: HiddenClientOptions
   readonly #keyRng: Rng
   readonly #paths: HsPaths
+  readonly #rpPrefixes: PrebuiltCircuits
+  readonly #introPrefixes: PrebuiltCircuits
   readonly counters = { connects: 0, introductions: 0, refused: 0, rendezvous: 0, failures: 0 }
   /**
    * RPs a provider never answered after an acknowledged introduction (most often: its
@@ -99,13 +104,43 @@ export class HiddenClient {
     this.#o = o
     this.#keyRng = o.keyRng ?? systemRng
     this.#paths = new HsPaths(o.network, o.layer2 ?? new LayerTwoGuards({ clock: o.clock, rng: o.rng }), o.rng)
+    const paths = this.#paths
+    const pool = (prefix: () => string[]): PrebuiltCircuits => new PrebuiltCircuits({
+      clock: o.clock, size: o.prebuiltCircuits ?? 1, maxAgeMs: PREBUILT_MAX_AGE_MS, prefix,
+      build: async (path, signal) => await o.network.build(path, signal), valid: (path) => paths.prefixValid(path)
+    })
+    this.#rpPrefixes = pool(() => paths.short('').slice(0, 2))
+    this.#introPrefixes = pool(() => paths.longPrefix())
   }
 
   get paths (): HsPaths { return this.#paths }
 
+  /** Pre-built prefixes: G L2 (to extend to an RP) and G L2 M (to an IP), filled once this client has connected. */
+  get prebuilt (): { rendezvous: PrebuiltCircuits['counters'], introduction: PrebuiltCircuits['counters'] } {
+    return { rendezvous: this.#rpPrefixes.counters, introduction: this.#introPrefixes.counters }
+  }
+
+  stop (): void { this.#rpPrefixes.stop(); this.#introPrefixes.stop() }
+
+  /** A fresh circuit to `target`: a pre-built prefix from `pool` extended to it, or `whole()` built now. */
+  async #circuit (pool: PrebuiltCircuits, target: string, whole: () => string[], signal: AbortSignal): Promise<Circuit> {
+    const net = this.#o.network
+    if (net.extend !== undefined) {
+      const pre = pool.take(target)
+      pool.fill()
+      if (pre !== undefined) {
+        try {
+          await net.extend(pre.circuit, target, signal)
+          return pre.circuit
+        } catch { pre.circuit.destroy() }
+      }
+    }
+    return await net.build(whole(), signal)
+  }
+
   /** Build G L2 RP and register `cookie` there. */
   async establishRendezvous (rp: string, cookie: Uint8Array, signal: AbortSignal): Promise<Circuit> {
-    const circuit = await this.#o.network.build(this.#paths.short(rp), signal)
+    const circuit = await this.#circuit(this.#rpPrefixes, rp, () => this.#paths.short(rp), signal)
     try {
       const last = circuit.hops - 1
       const waiting = awaitCommand(circuit, last, RELAY_RENDEZVOUS_ESTABLISHED, signal, 'RENDEZVOUS_ESTABLISHED')
@@ -122,7 +157,7 @@ export class HiddenClient {
 
   /** Send one INTRODUCE1 (already built) to `ip` over a fresh G L2 M IP circuit; the ACK status. */
   async sendIntroduction (ip: string, message: Uint8Array, signal: AbortSignal, prebuilt?: Promise<Circuit>): Promise<number> {
-    const circuit = await (prebuilt ?? this.#o.network.build(this.#paths.long(ip), signal))
+    const circuit = await (prebuilt ?? this.#circuit(this.#introPrefixes, ip, () => this.#paths.long(ip), signal))
     try {
       const last = circuit.hops - 1
       const waiting = awaitCommand(circuit, last, RELAY_INTRODUCE_ACK, signal, 'INTRODUCE_ACK')
@@ -165,7 +200,8 @@ export class HiddenClient {
       const cookie = o.cookie ?? this.#keyRng(REND_COOKIE_LEN)
       observeSecret('rendezvous', cookie)
       // the first intro circuit is built while the rendezvous point is set up
-      let introBuild: Promise<Circuit> | undefined = this.#o.network.build(this.#paths.long(order[attempt % order.length].id), signal)
+      const firstIp = order[attempt % order.length].id
+      let introBuild: Promise<Circuit> | undefined = this.#circuit(this.#introPrefixes, firstIp, () => this.#paths.long(firstIp), signal)
       introBuild.catch(() => {})
       let rendCircuit: Circuit
       try { rendCircuit = await this.establishRendezvous(rp, cookie, signal) } catch (err) {

@@ -30,7 +30,7 @@ import type { StreamTargets } from '../onion/stream.ts'
 import { MAX_EXTENSION_REPLY_CELLS } from '../onion/constants.ts'
 import {
   DEFAULT_INTRO_BURST, DEFAULT_INTRO_RATE, DEFAULT_MAX_PENDING_INTRODUCTIONS, DEFAULT_RENDEZVOUS_CONCURRENCY, DEFAULT_RENDEZVOUS_PER_MINUTE,
-  INTRO_DEFAULT_COUNT, INTRO_KEEPALIVE_MS, IP_REPLAY_WINDOW_MS, POW_SEED_LEN, REND_COOKIE_TTL_MS, RELAY_ESTABLISH_INTRO, RELAY_INTRO_CREDIT,
+  INTRO_DEFAULT_COUNT, INTRO_KEEPALIVE_MS, IP_REPLAY_WINDOW_MS, POW_SEED_LEN, PREBUILT_MAX_AGE_MS, PREBUILT_RENDEZVOUS_CIRCUITS, REND_COOKIE_TTL_MS, RELAY_ESTABLISH_INTRO, RELAY_INTRO_CREDIT,
   RELAY_INTRO_ESTABLISHED, RELAY_INTRODUCE2, RELAY_RENDEZVOUS1
 } from './constants.ts'
 import { HsProtocolError, HsStatus, decodeIntroduce, decodeStatus, encodeEstablishIntro, establishIntroSigned, hsStatusName } from './hs-codec.ts'
@@ -39,6 +39,7 @@ import { E2eChannel } from './e2e.ts'
 import { HsPaths, LayerTwoGuards, type HiddenNetwork } from './hs-paths.ts'
 import { awaitCommand } from './hs-wait.ts'
 import { ReplayCache } from './replay.ts'
+import { PrebuiltCircuits } from './prebuilt.ts'
 import { constantTimeEqual, sha3_256, systemRng, type Rng } from './primitives.ts'
 import type { PowParams } from './inner.ts'
 import type { IntroPointKeys } from './descriptor.ts'
@@ -63,6 +64,8 @@ export interface HiddenServiceOptions {
   readonly introPoints?: number
   readonly introRate?: number
   readonly introBurst?: number
+  /** Pre-built G L2 M circuits kept to extend to a rendezvous point (default PREBUILT_RENDEZVOUS_CIRCUITS; 0: none). */
+  readonly prebuiltCircuits?: number
   /** Proof of work: the suggested effort published in the descriptor (null or absent: none). */
   readonly pow?: { readonly suggestedEffort: number } | null
   readonly rendezvousPerMinute?: number
@@ -105,6 +108,7 @@ export class HiddenService {
   readonly #o: HiddenServiceOptions
   readonly #keyRng: Rng
   readonly #paths: HsPaths
+  readonly #prebuilt: PrebuiltCircuits
   readonly #intros = new Map<string, IntroState>()
   readonly #pending: Pending[] = []
   readonly #powSeed: Uint8Array
@@ -128,12 +132,19 @@ export class HiddenService {
     this.#o = o
     this.#keyRng = o.keyRng ?? systemRng
     this.#paths = new HsPaths(o.network, o.layer2 ?? new LayerTwoGuards({ clock: o.clock, rng: o.rng }), o.rng)
+    const paths = this.#paths
+    this.#prebuilt = new PrebuiltCircuits({
+      clock: o.clock, size: o.prebuiltCircuits ?? PREBUILT_RENDEZVOUS_CIRCUITS, maxAgeMs: PREBUILT_MAX_AGE_MS,
+      prefix: () => paths.longPrefix(), build: async (path, signal) => await o.network.build(path, signal), valid: (path) => paths.prefixValid(path)
+    })
     this.#powSeed = this.#keyRng(POW_SEED_LEN)
     this.#tokens = this.#burst()
     this.#tokensAt = o.clock.now()
   }
 
   get paths (): HsPaths { return this.#paths }
+  /** Pre-built rendezvous prefixes: built, used (extended to an RP), discarded. */
+  get prebuilt (): PrebuiltCircuits['counters'] { return this.#prebuilt.counters }
   get pendingIntroductions (): number { return this.#pending.length }
 
   /** The descriptor's introduction points: those with an established circuit. */
@@ -159,10 +170,12 @@ export class HiddenService {
     this.#keepalive = setInterval(() => { this.#tick() }, Math.min(INTRO_KEEPALIVE_MS, CHANNEL_IDLE_MS))
     this.#keepalive.unref?.()
     if (this.#intros.size < n) this.#scheduleRefill()
+    if (this.#o.network.extend !== undefined) this.#prebuilt.fill()
   }
 
   stop (): void {
     this.#stopped = true
+    this.#prebuilt.stop()
     clearInterval(this.#keepalive)
     clearTimeout(this.#pumpTimer)
     clearTimeout(this.#refillTimer)
@@ -373,8 +386,23 @@ export class HiddenService {
     if (this.#paths.isGuardOrLayer2(rp)) { this.counters.refusedRp++; return }
     const key = net.onionKey(rp)
     if (key === undefined || !constantTimeEqual(sha3_256(key), opened.plaintext.rpOnionKeyId)) { this.counters.unknownRp++; return }
-    const path = this.#paths.long(rp)
-    const circuit = await net.build(path, AbortSignal.timeout(this.#o.circuitTimeoutMs ?? 15_000))
+    const signal = AbortSignal.timeout(this.#o.circuitTimeoutMs ?? 15_000)
+    // a pre-built G L2 M extended to the RP (one EXTEND), else the whole path
+    let circuit: Circuit | undefined
+    let path: string[] = []
+    const pre = net.extend === undefined ? undefined : this.#prebuilt.take(rp)
+    if (pre !== undefined && net.extend !== undefined) {
+      try {
+        await net.extend(pre.circuit, rp, signal)
+        circuit = pre.circuit
+        path = [...pre.path, rp]
+      } catch { pre.circuit.destroy() }
+    }
+    if (net.extend !== undefined) this.#prebuilt.fill()
+    if (circuit === undefined) {
+      path = this.#paths.long(rp)
+      circuit = await net.build(path, signal)
+    }
     if (this.#stopped) { circuit.destroy(); return }
     this.rendezvousPaths.push(path)
     if (this.rendezvousPaths.length > MAX_RECORDED_PATHS) this.rendezvousPaths.shift()

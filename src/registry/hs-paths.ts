@@ -103,6 +103,14 @@ export class HsPaths {
     return [g, l2, target]
   }
 
+  /** G L2 M, to be extended to a target not on it later (pre-built rendezvous circuits). */
+  longPrefix (): string[] { return this.long('').slice(0, 3) }
+
+  /** Whether a prefix built earlier still follows the rules: the current guard, a current layer-2 relay. */
+  prefixValid (path: readonly string[]): boolean {
+    return this.#net.guards().includes(path[0]) && this.layer2Now().includes(path[1])
+  }
+
   /** G L2 M X (client → IP; provider → IP and RP). */
   long (target: string): string[] {
     const [g, l2] = this.short(target)

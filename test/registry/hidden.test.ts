@@ -46,6 +46,8 @@ describe('hidden providers', { timeout: 45_000 }, () => {
   })
 
   it('a client that knows the address reaches the provider through a rendezvous circuit: catalogue, call, bulk echo', async () => {
+    // the provider keeps pre-built rendezvous prefixes: let the first exist
+    for (let i = 0; i < 200 && provider.service.prebuilt.built < 1; i++) await new Promise(resolve => setTimeout(resolve, 50))
     const spy = countDhtQueries(net.relays)
     const t0 = performance.now()
     const f = await consumer.registry.fetchDescriptor(provider.id.address.text)
@@ -75,6 +77,12 @@ describe('hidden providers', { timeout: 45_000 }, () => {
     spy.restore()
     console.log(`hidden: lookup ${(t1 - t0).toFixed(0)} ms, rendezvous ${(t2 - t1).toFixed(0)} ms, call ${callMs.toFixed(1)} ms`)
     expect(provider.service.counters.rendezvous).toBeGreaterThanOrEqual(1)
+    // the provider's rendezvous circuit was a pre-built G L2 M extended to the RP
+    expect(provider.service.prebuilt.used).toBeGreaterThanOrEqual(1)
+    const rv = provider.service.rendezvousPaths.at(-1)
+    expect(rv?.length).toBe(4)
+    expect(rv?.at(-1)).toBe(conn.rp)
+    expect(rv?.[0]).toBe(provider.guard)
   })
 
   it('a channel side whose circuit dies at the RP (no RV_CLOSE sent) closes the other side at once', async () => {
