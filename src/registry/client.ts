@@ -123,6 +123,7 @@ export class RegistryClient {
       clock: o.clock, size: o.prebuiltCircuits ?? PREBUILT_LOOKUP_CIRCUITS, maxAgeMs: PREBUILT_MAX_AGE_MS,
       prefix: () => this.pathTo('').slice(0, 2),
       build: async (path, signal) => await o.network.build(path, signal),
+      extend: o.network.extend?.bind(o.network),
       valid: (path) => o.network.guards().includes(path[0])
     })
   }
@@ -157,20 +158,8 @@ export class RegistryClient {
    */
   async circuitTo (target: string, signal?: AbortSignal): Promise<Circuit> {
     this.counters.circuits++
-    const sig = signal ?? AbortSignal.timeout(this.#o.circuitTimeoutMs ?? 15_000)
-    const net = this.#o.network
     try {
-      if (net.extend !== undefined) {
-        const pre = this.#prebuilt.take(target)
-        this.#prebuilt.fill()
-        if (pre !== undefined) {
-          try {
-            await net.extend(pre.circuit, target, sig)
-            return pre.circuit
-          } catch { pre.circuit.destroy() }
-        }
-      }
-      return await net.build(this.pathTo(target), sig)
+      return (await this.#prebuilt.circuitTo(target, () => this.pathTo(target), signal ?? AbortSignal.timeout(this.#o.circuitTimeoutMs ?? 15_000))).circuit
     } catch (err) {
       this.counters.circuitFailures++
       throw err

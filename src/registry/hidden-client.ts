@@ -75,6 +75,9 @@ export type ConnectStep =
   | { readonly step: 'introduced', readonly ms: number, readonly ip: string, readonly status: number | 'failed' }
   | { readonly step: 'rendezvous2', readonly ms: number, readonly ok: boolean }
 
+/** A ConnectStep before its time is stamped. */
+type StepEvent = ConnectStep extends infer T ? T extends unknown ? Omit<T, 'ms'> : never : never
+
 export interface HiddenConnection {
   readonly channel: E2eChannel
   /** The rendezvous circuit's relays (G L2 RP). */
@@ -107,7 +110,9 @@ export class HiddenClient {
     const paths = this.#paths
     const pool = (prefix: () => string[]): PrebuiltCircuits => new PrebuiltCircuits({
       clock: o.clock, size: o.prebuiltCircuits ?? 1, maxAgeMs: PREBUILT_MAX_AGE_MS, prefix,
-      build: async (path, signal) => await o.network.build(path, signal), valid: (path) => paths.prefixValid(path)
+      build: async (path, signal) => await o.network.build(path, signal),
+      extend: o.network.extend?.bind(o.network),
+      valid: (path) => paths.prefixValid(path)
     })
     this.#rpPrefixes = pool(() => paths.short('').slice(0, 2))
     this.#introPrefixes = pool(() => paths.longPrefix())
@@ -122,25 +127,9 @@ export class HiddenClient {
 
   stop (): void { this.#rpPrefixes.stop(); this.#introPrefixes.stop() }
 
-  /** A fresh circuit to `target`: a pre-built prefix from `pool` extended to it, or `whole()` built now. */
-  async #circuit (pool: PrebuiltCircuits, target: string, whole: () => string[], signal: AbortSignal): Promise<Circuit> {
-    const net = this.#o.network
-    if (net.extend !== undefined) {
-      const pre = pool.take(target)
-      pool.fill()
-      if (pre !== undefined) {
-        try {
-          await net.extend(pre.circuit, target, signal)
-          return pre.circuit
-        } catch { pre.circuit.destroy() }
-      }
-    }
-    return await net.build(whole(), signal)
-  }
-
   /** Build G L2 RP and register `cookie` there. */
   async establishRendezvous (rp: string, cookie: Uint8Array, signal: AbortSignal): Promise<Circuit> {
-    const circuit = await this.#circuit(this.#rpPrefixes, rp, () => this.#paths.short(rp), signal)
+    const circuit = await (await this.#rpPrefixes.circuitTo(rp, () => this.#paths.short(rp), signal)).circuit
     try {
       const last = circuit.hops - 1
       const waiting = awaitCommand(circuit, last, RELAY_RENDEZVOUS_ESTABLISHED, signal, 'RENDEZVOUS_ESTABLISHED')
@@ -157,7 +146,7 @@ export class HiddenClient {
 
   /** Send one INTRODUCE1 (already built) to `ip` over a fresh G L2 M IP circuit; the ACK status. */
   async sendIntroduction (ip: string, message: Uint8Array, signal: AbortSignal, prebuilt?: Promise<Circuit>): Promise<number> {
-    const circuit = await (prebuilt ?? this.#circuit(this.#introPrefixes, ip, () => this.#paths.long(ip), signal))
+    const circuit = await (prebuilt ?? this.#introPrefixes.circuitTo(ip, () => this.#paths.long(ip), signal).then(r => r.circuit))
     try {
       const last = circuit.hops - 1
       const waiting = awaitCommand(circuit, last, RELAY_INTRODUCE_ACK, signal, 'INTRODUCE_ACK')
@@ -185,7 +174,7 @@ export class HiddenClient {
     let introductions = 0
     let lastError = 'no introduction acknowledged'
     const began = performance.now()
-    const step = (e: Record<string, unknown>): void => { try { o.onStep?.({ ...e, ms: performance.now() - began } as unknown as ConnectStep) } catch { /* a caller's fault */ } }
+    const step = (e: StepEvent): void => { try { o.onStep?.({ ...e, ms: performance.now() - began }) } catch { /* a caller's fault */ } }
     let attempt = 0
     // an RP the provider refuses (its guard or layer-2 guard) never answers: after
     // INTRODUCTIONS_PER_RP unanswered introductions, another RP
@@ -201,7 +190,7 @@ export class HiddenClient {
       observeSecret('rendezvous', cookie)
       // the first intro circuit is built while the rendezvous point is set up
       const firstIp = order[attempt % order.length].id
-      let introBuild: Promise<Circuit> | undefined = this.#circuit(this.#introPrefixes, firstIp, () => this.#paths.long(firstIp), signal)
+      let introBuild: Promise<Circuit> | undefined = this.#introPrefixes.circuitTo(firstIp, () => this.#paths.long(firstIp), signal).then(r => r.circuit)
       introBuild.catch(() => {})
       let rendCircuit: Circuit
       try { rendCircuit = await this.establishRendezvous(rp, cookie, signal) } catch (err) {

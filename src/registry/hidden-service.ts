@@ -135,7 +135,10 @@ export class HiddenService {
     const paths = this.#paths
     this.#prebuilt = new PrebuiltCircuits({
       clock: o.clock, size: o.prebuiltCircuits ?? PREBUILT_RENDEZVOUS_CIRCUITS, maxAgeMs: PREBUILT_MAX_AGE_MS,
-      prefix: () => paths.longPrefix(), build: async (path, signal) => await o.network.build(path, signal), valid: (path) => paths.prefixValid(path)
+      prefix: () => paths.longPrefix(),
+      build: async (path, signal) => await o.network.build(path, signal),
+      extend: o.network.extend?.bind(o.network),
+      valid: (path) => paths.prefixValid(path)
     })
     this.#powSeed = this.#keyRng(POW_SEED_LEN)
     this.#tokens = this.#burst()
@@ -170,7 +173,7 @@ export class HiddenService {
     this.#keepalive = setInterval(() => { this.#tick() }, Math.min(INTRO_KEEPALIVE_MS, CHANNEL_IDLE_MS))
     this.#keepalive.unref?.()
     if (this.#intros.size < n) this.#scheduleRefill()
-    if (this.#o.network.extend !== undefined) this.#prebuilt.fill()
+    this.#prebuilt.fill()
   }
 
   stop (): void {
@@ -388,21 +391,7 @@ export class HiddenService {
     if (key === undefined || !constantTimeEqual(sha3_256(key), opened.plaintext.rpOnionKeyId)) { this.counters.unknownRp++; return }
     const signal = AbortSignal.timeout(this.#o.circuitTimeoutMs ?? 15_000)
     // a pre-built G L2 M extended to the RP (one EXTEND), else the whole path
-    let circuit: Circuit | undefined
-    let path: string[] = []
-    const pre = net.extend === undefined ? undefined : this.#prebuilt.take(rp)
-    if (pre !== undefined && net.extend !== undefined) {
-      try {
-        await net.extend(pre.circuit, rp, signal)
-        circuit = pre.circuit
-        path = [...pre.path, rp]
-      } catch { pre.circuit.destroy() }
-    }
-    if (net.extend !== undefined) this.#prebuilt.fill()
-    if (circuit === undefined) {
-      path = this.#paths.long(rp)
-      circuit = await net.build(path, signal)
-    }
+    const { circuit, path } = await this.#prebuilt.circuitTo(rp, () => this.#paths.long(rp), signal)
     if (this.#stopped) { circuit.destroy(); return }
     this.rendezvousPaths.push(path)
     if (this.rendezvousPaths.length > MAX_RECORDED_PATHS) this.rendezvousPaths.shift()

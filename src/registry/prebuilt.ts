@@ -23,6 +23,8 @@ export interface PrebuiltOptions {
   /** A fresh prefix path (relay ids, entry first). */
   readonly prefix: () => string[]
   readonly build: (path: string[], signal: AbortSignal) => Promise<Circuit>
+  /** Extend an open circuit by one relay; absent: no prefixes are kept and circuitTo() builds whole paths. */
+  readonly extend?: (circuit: Circuit, id: string, signal: AbortSignal) => Promise<void>
   /** Whether a prefix built earlier may still be used (the caller's guards may have changed). */
   readonly valid: (path: readonly string[]) => boolean
   readonly buildTimeoutMs?: number
@@ -41,6 +43,26 @@ export class PrebuiltCircuits {
 
   get size (): number { return this.#pool.length }
 
+  /**
+   * A fresh circuit ending at `target`: a pre-built prefix extended to it (and the pool
+   * refilled), or `whole()` built now when there is none or it fails to extend.
+   */
+  async circuitTo (target: string, whole: () => string[], signal: AbortSignal): Promise<{ circuit: Circuit, path: string[] }> {
+    const extend = this.#o.extend
+    if (extend !== undefined) {
+      const pre = this.take(target)
+      this.fill()
+      if (pre !== undefined) {
+        try {
+          await extend(pre.circuit, target, signal)
+          return { circuit: pre.circuit, path: [...pre.path, target] }
+        } catch { pre.circuit.destroy() }
+      }
+    }
+    const path = whole()
+    return { circuit: await this.#o.build(path, signal), path }
+  }
+
   /** A usable prefix that does not contain `target`, taken out of the pool; undefined if none. */
   take (target: string): { circuit: Circuit, path: readonly string[] } | undefined {
     this.#prune()
@@ -53,7 +75,7 @@ export class PrebuiltCircuits {
 
   /** Build prefixes in the background until the pool is full (one at a time; failures end the round). */
   fill (): void {
-    if (this.#filling || this.#stopped) return
+    if (this.#filling || this.#stopped || this.#o.extend === undefined) return
     this.#filling = true
     void (async () => {
       try {
