@@ -96,6 +96,10 @@ describe('crash safety', { timeout: 180_000 }, () => {
     const net = await startTestnet({ home: join(h.dir, 'net'), nodes: 4 })
     const dir = join(h.dir, 'provider')
     await mkdir(dir, { mode: 0o700 })
+    // made now, not by the first start: a recursive watch attaches to a subdirectory created
+    // under it only after its creation event, and can miss a key file written at once in it
+    // (CI once saw no onion-key temp file in the first rounds)
+    await mkdir(join(dir, 'onion'), { mode: 0o700 })
     const env: Record<string, string> = {}
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('VEIL_')) env[k] = v
     const boot = [...net.info.relays.flatMap(r => ['--bootstrap', r.addrs[0]]), '--testnet']
