@@ -12,7 +12,7 @@
  */
 import { describe, it, expect } from 'vitest'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdir, readdir, readFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises'
 import { existsSync, watch } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -141,7 +141,15 @@ describe('crash safety', { timeout: 180_000 }, () => {
       // 1. first start: killed as each temp file appears, until a start gets through
       let address: string | undefined
       const killedOn = new Set<string>()
-      for (let round = 0; address === undefined && round < 10; round++) {
+      // A write can finish before the watcher's callback sees its temp file: a start that got
+      // through without a kill at every kind leaves the files it wrote checked and is wiped, and
+      // the next start is a first start again (a fresh identity), until every kind was caught.
+      for (let round = 0; (address === undefined || killedOn.size < 4) && round < 12; round++) {
+        if (address !== undefined) {
+          for (const n of await readdir(dir)) await rm(join(dir, n), { recursive: true, force: true })
+          await mkdir(join(dir, 'onion'), { mode: 0o700 })
+          address = undefined
+        }
         const p = start()
         running.push(p.child)
         const watcher = watch(dir, { recursive: true }, (_event, name) => {
