@@ -23,7 +23,7 @@ import { RegistryCallerError, RegistryError, InvalidDescriptorError } from './er
 import { parseAddress, type ProviderAddress } from './identity.ts'
 import { blindedKeyForPeriod } from './blinding.ts'
 import { descriptorDhtKey, openDescriptor, storageKey, type BuiltDescriptor, type OpenedDescriptor, type OpenOptions } from './descriptor.ts'
-import { DESCRIPTOR_REPLICAS, KEYWORD_REPLICAS, MAX_DESCRIPTOR, PREBUILT_LOOKUP_CIRCUITS, PREBUILT_MAX_AGE_MS } from './constants.ts'
+import { DESCRIPTOR_REPLICAS, KEYWORD_REPLICAS, MAX_DESCRIPTOR, PREBUILT_LOOKUP_CIRCUITS } from './constants.ts'
 import { PrebuiltCircuits } from './prebuilt.ts'
 import { InvalidEntryError } from './errors.ts'
 import { keywordDhtKey, keywordIndexKey, normaliseKeyword, openEntry, type OpenedEntry } from './keyword.ts'
@@ -119,13 +119,8 @@ export class RegistryClient {
 
   constructor (o: RegistryClientOptions) {
     this.#o = o
-    this.#prebuilt = new PrebuiltCircuits({
-      clock: o.clock, size: o.prebuiltCircuits ?? PREBUILT_LOOKUP_CIRCUITS, maxAgeMs: PREBUILT_MAX_AGE_MS,
-      prefix: () => this.pathTo('').slice(0, 2),
-      build: async (path, signal) => await o.network.build(path, signal),
-      extend: o.network.extend?.bind(o.network),
-      valid: (path) => o.network.guards().includes(path[0])
-    })
+    this.#prebuilt = PrebuiltCircuits.over(o.network, o.clock, o.prebuiltCircuits ?? PREBUILT_LOOKUP_CIRCUITS,
+      () => this.pathTo('').slice(0, 2), (path) => o.network.guards().includes(path[0]))
   }
 
   /** Pre-built lookup prefixes: built, used, discarded. */

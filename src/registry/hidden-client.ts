@@ -19,7 +19,7 @@ import type { Clock, Rng as PickRng } from '../overlay/clock.ts'
 import type { Circuit } from '../onion/client-circuit.ts'
 import type { OnionStream } from '../onion/stream.ts'
 import {
-  PREBUILT_MAX_AGE_MS, REND_COOKIE_LEN, RELAY_ESTABLISH_RENDEZVOUS, RELAY_INTRODUCE_ACK, RELAY_INTRODUCE1, RELAY_RENDEZVOUS_ESTABLISHED, RELAY_RENDEZVOUS2
+  REND_COOKIE_LEN, RELAY_ESTABLISH_RENDEZVOUS, RELAY_INTRODUCE_ACK, RELAY_INTRODUCE1, RELAY_RENDEZVOUS_ESTABLISHED, RELAY_RENDEZVOUS2
 } from './constants.ts'
 import { PrebuiltCircuits } from './prebuilt.ts'
 import { RegistryCallerError } from './errors.ts'
@@ -108,12 +108,7 @@ export class HiddenClient {
     this.#keyRng = o.keyRng ?? systemRng
     this.#paths = new HsPaths(o.network, o.layer2 ?? new LayerTwoGuards({ clock: o.clock, rng: o.rng }), o.rng)
     const paths = this.#paths
-    const pool = (prefix: () => string[]): PrebuiltCircuits => new PrebuiltCircuits({
-      clock: o.clock, size: o.prebuiltCircuits ?? 1, maxAgeMs: PREBUILT_MAX_AGE_MS, prefix,
-      build: async (path, signal) => await o.network.build(path, signal),
-      extend: o.network.extend?.bind(o.network),
-      valid: (path) => paths.prefixValid(path)
-    })
+    const pool = (prefix: () => string[]): PrebuiltCircuits => PrebuiltCircuits.over(o.network, o.clock, o.prebuiltCircuits ?? 1, prefix, (path) => paths.prefixValid(path))
     this.#rpPrefixes = pool(() => paths.short('').slice(0, 2))
     this.#introPrefixes = pool(() => paths.longPrefix())
   }

@@ -30,7 +30,7 @@ import type { StreamTargets } from '../onion/stream.ts'
 import { MAX_EXTENSION_REPLY_CELLS } from '../onion/constants.ts'
 import {
   DEFAULT_INTRO_BURST, DEFAULT_INTRO_RATE, DEFAULT_MAX_PENDING_INTRODUCTIONS, DEFAULT_RENDEZVOUS_CONCURRENCY, DEFAULT_RENDEZVOUS_PER_MINUTE,
-  INTRO_DEFAULT_COUNT, INTRO_KEEPALIVE_MS, IP_REPLAY_WINDOW_MS, POW_SEED_LEN, PREBUILT_MAX_AGE_MS, PREBUILT_RENDEZVOUS_CIRCUITS, REND_COOKIE_TTL_MS, RELAY_ESTABLISH_INTRO, RELAY_INTRO_CREDIT,
+  INTRO_DEFAULT_COUNT, INTRO_KEEPALIVE_MS, IP_REPLAY_WINDOW_MS, POW_SEED_LEN, PREBUILT_RENDEZVOUS_CIRCUITS, REND_COOKIE_TTL_MS, RELAY_ESTABLISH_INTRO, RELAY_INTRO_CREDIT,
   RELAY_INTRO_ESTABLISHED, RELAY_INTRODUCE2, RELAY_RENDEZVOUS1
 } from './constants.ts'
 import { HsProtocolError, HsStatus, decodeIntroduce, decodeStatus, encodeEstablishIntro, establishIntroSigned, hsStatusName } from './hs-codec.ts'
@@ -133,13 +133,8 @@ export class HiddenService {
     this.#keyRng = o.keyRng ?? systemRng
     this.#paths = new HsPaths(o.network, o.layer2 ?? new LayerTwoGuards({ clock: o.clock, rng: o.rng }), o.rng)
     const paths = this.#paths
-    this.#prebuilt = new PrebuiltCircuits({
-      clock: o.clock, size: o.prebuiltCircuits ?? PREBUILT_RENDEZVOUS_CIRCUITS, maxAgeMs: PREBUILT_MAX_AGE_MS,
-      prefix: () => paths.longPrefix(),
-      build: async (path, signal) => await o.network.build(path, signal),
-      extend: o.network.extend?.bind(o.network),
-      valid: (path) => paths.prefixValid(path)
-    })
+    this.#prebuilt = PrebuiltCircuits.over(o.network, o.clock, o.prebuiltCircuits ?? PREBUILT_RENDEZVOUS_CIRCUITS,
+      () => paths.longPrefix(), (path) => paths.prefixValid(path))
     this.#powSeed = this.#keyRng(POW_SEED_LEN)
     this.#tokens = this.#burst()
     this.#tokensAt = o.clock.now()

@@ -1,6 +1,7 @@
 /**
- * Pre-built circuit prefixes for onion-service paths, as Tor's services and clients keep
- * pre-built circuits to extend on demand: a hidden provider's rendezvous circuit is
+ * Pre-built circuit prefixes, as Tor keeps pre-built circuits for onion services and HSDir
+ * fetches and extends them on demand (registry lookups: guard–middle + storer; hidden
+ * clients: G L2 + RP, G L2 M + IP; hidden providers: G L2 M + RP). A hidden provider's rendezvous circuit is
  * G L2 M + RP, and only the RP is known when an introduction arrives; building the three
  * first hops ahead takes them off the rendezvous's critical path (one EXTEND instead of
  * four hops' handshakes).
@@ -14,6 +15,8 @@
  */
 import type { Clock } from '../overlay/clock.ts'
 import type { Circuit } from '../onion/client-circuit.ts'
+import type { RegistryNetwork } from './client.ts'
+import { PREBUILT_MAX_AGE_MS } from './constants.ts'
 
 export interface PrebuiltOptions {
   readonly clock: Clock
@@ -41,6 +44,15 @@ export class PrebuiltCircuits {
 
   constructor (o: PrebuiltOptions) { this.#o = o }
 
+  /** A pool over a registry network: its build and extend, PREBUILT_MAX_AGE_MS. */
+  static over (network: RegistryNetwork, clock: Clock, size: number, prefix: () => string[], valid: (path: readonly string[]) => boolean): PrebuiltCircuits {
+    return new PrebuiltCircuits({
+      clock, size, maxAgeMs: PREBUILT_MAX_AGE_MS, prefix, valid,
+      build: async (path, signal) => await network.build(path, signal),
+      extend: network.extend?.bind(network)
+    })
+  }
+
   get size (): number { return this.#pool.length }
 
   /**
@@ -50,7 +62,7 @@ export class PrebuiltCircuits {
   async circuitTo (target: string, whole: () => string[], signal: AbortSignal): Promise<{ circuit: Circuit, path: string[] }> {
     const extend = this.#o.extend
     if (extend !== undefined) {
-      const pre = this.take(target)
+      const pre = this.#take(target)
       this.fill()
       if (pre !== undefined) {
         try {
@@ -64,7 +76,7 @@ export class PrebuiltCircuits {
   }
 
   /** A usable prefix that does not contain `target`, taken out of the pool; undefined if none. */
-  take (target: string): { circuit: Circuit, path: readonly string[] } | undefined {
+  #take (target: string): { circuit: Circuit, path: readonly string[] } | undefined {
     this.#prune()
     const i = this.#pool.findIndex(e => !e.path.includes(target))
     if (i < 0) return undefined
