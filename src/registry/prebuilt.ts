@@ -40,7 +40,8 @@ export class PrebuiltCircuits {
   readonly #pool: Entry[] = []
   #filling = false
   #stopped = false
-  readonly counters = { built: 0, used: 0, buildFailures: 0, discarded: 0 }
+  /** targetOnPrefix: a call found prefixes, but every one held its target (a whole path was built). */
+  readonly counters = { built: 0, used: 0, buildFailures: 0, discarded: 0, targetOnPrefix: 0 }
 
   constructor (o: PrebuiltOptions) { this.#o = o }
 
@@ -79,7 +80,10 @@ export class PrebuiltCircuits {
   #take (target: string): { circuit: Circuit, path: readonly string[] } | undefined {
     this.#prune()
     const i = this.#pool.findIndex(e => !e.path.includes(target))
-    if (i < 0) return undefined
+    if (i < 0) {
+      if (this.#pool.length > 0) this.counters.targetOnPrefix++
+      return undefined
+    }
     const [e] = this.#pool.splice(i, 1)
     this.counters.used++
     return { circuit: e.circuit, path: e.path }

@@ -77,8 +77,12 @@ describe('hidden providers', { timeout: 45_000 }, () => {
     spy.restore()
     console.log(`hidden: lookup ${(t1 - t0).toFixed(0)} ms, rendezvous ${(t2 - t1).toFixed(0)} ms, call ${callMs.toFixed(1)} ms`)
     expect(provider.service.counters.rendezvous).toBeGreaterThanOrEqual(1)
-    // the provider's rendezvous circuit was a pre-built G L2 M extended to the RP
-    expect(provider.service.prebuilt.used).toBeGreaterThanOrEqual(1)
+    // the provider's rendezvous circuit was a pre-built G L2 M extended to the RP — unless
+    // the client's random RP was that prefix's middle relay (about 1 run in 9 on 12 relays):
+    // then a whole path was built, and the counter says so
+    const pre = provider.service.prebuilt
+    expect(pre.used + pre.targetOnPrefix).toBeGreaterThanOrEqual(1)
+    if (pre.used === 0) console.log('hidden: the RP was on the provider\'s pre-built prefix; whole path built')
     const rv = provider.service.rendezvousPaths.at(-1)
     expect(rv?.length).toBe(4)
     expect(rv?.at(-1)).toBe(conn.rp)
