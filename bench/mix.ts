@@ -9,13 +9,16 @@
  * each profile (fast, balanced, paranoid) every client gets a fresh circuit announcing
  * that profile (with its cover and padding) and runs a Poisson workload of calls for
  * PHASE_S seconds: at rate CALLS_PER_S, a message of 1..MAX_CELLS cells, echoed back.
+ * Paranoid clients also keep the profile's cover circuits (5), built as the client would
+ * build them but drawn from the same relay roles: own guard, a random middle of 5..9, a
+ * random last hop of 10..19 other than its call circuit's.
  *
  * The adversary sees the link-level time of every cell (real, cover, padding alike —
  * Noise hides which is which) on every client–guard link (both directions) and on every
- * link into the last hops (both directions). It bins each link's cell times, and for each
- * client picks the far-end link whose series has the highest Pearson correlation with the
- * client's series at any lag within ±1 s; a client is matched when that is its own
- * circuit's link. It tries 18 variants: bins of 50, 250 and 1,000 ms; both directions, away
+ * link into the last hops 10..19 from any relay (both directions). It bins each link's
+ * cell times, and for each client picks the far-end link whose series has the highest
+ * Pearson correlation with the client's series at any lag within ±1 s; a client is
+ * matched when that is its own call circuit's link. It tries 18 variants: bins of 50, 250 and 1,000 ms; both directions, away
  * from the client only, toward it only; raw, or with the common mode (the per-bin mean
  * over all links: load, event-loop stalls) removed. match_accuracy is the variant the
  * adversary is most confident in (mean gap between its best and second-best match, in
@@ -150,6 +153,7 @@ function demeaned (xs: Float64Array[]): Float64Array[] {
  * which it can compute without knowing the answer.
  */
 function attack (flows: Flows, start: number, phaseMs: number, v: Variant): { matched: number, confidence: number } {
+  // flows.far: every watched far-end pair; flows.answer[i]: the index of client i's own
   const nb = Math.ceil(phaseMs / v.binMs)
   const pick = (o: number[], i: number[]): number[] => v.dir === 'both' ? [...o, ...i] : v.dir === 'out' ? o : i
   let xs = flows.client.map(f => bins(pick(f.out, f.in), start, nb, v.binMs))
@@ -162,7 +166,7 @@ function attack (flows: Flows, start: number, phaseMs: number, v: Variant): { ma
     const rs = ys.map(y => bestCorrelation(xs[i], y, maxLag))
     let bestJ = 0
     for (let j = 1; j < rs.length; j++) if (rs[j] > rs[bestJ]) bestJ = j
-    if (bestJ === i) matched++
+    if (bestJ === flows.answer[i]) matched++
     const sortedR = rs.slice().sort((a, b) => b - a)
     const mean = rs.reduce((a, b) => a + b, 0) / rs.length
     const sd = Math.sqrt(rs.reduce((a, b) => a + (b - mean) ** 2, 0) / rs.length) || 1
@@ -173,7 +177,7 @@ function attack (flows: Flows, start: number, phaseMs: number, v: Variant): { ma
 
 /** Cell times per direction: out = away from the client, in = toward it. */
 interface Flow { out: number[], in: number[] }
-interface Flows { client: Flow[], far: Flow[] }
+interface Flows { client: Flow[], far: Flow[], answer: number[] }
 
 // ---------------------------------------------------------------------------
 // Network
@@ -187,7 +191,24 @@ async function until (cond: () => boolean, ms: number, what: string): Promise<vo
   }
 }
 
-interface Client { node: ClientNode, circuits: ClientCircuits, guard: number, middle: number, last: number }
+interface Client {
+  node: ClientNode
+  circuits: ClientCircuits
+  guard: number
+  middle: number
+  last: number
+  buildCover: (profile: ProfileName, signal: AbortSignal) => Promise<Circuit>
+}
+
+/** A cover circuit's path: the client's guard, a random middle, a random last hop other than its call circuit's. */
+function coverPath (guard: number, ownLast: number): number[] {
+  const lasts = LASTS.filter(l => l !== ownLast)
+  return [guard, MIDDLES[Math.floor(rand() * MIDDLES.length)], lasts[Math.floor(rand() * lasts.length)]]
+}
+
+/** Relay roles in this bench: last hops are 10..19, middles 5..9. */
+const LASTS = Array.from({ length: 10 }, (_, i) => 10 + i)
+const MIDDLES = [5, 6, 7, 8, 9]
 
 async function main (): Promise<void> {
   const home = await mkdtemp(join(tmpdir(), 'veil-bench-mix-'))
@@ -221,23 +242,36 @@ async function main (): Promise<void> {
       const node = await startClientNode({ bootstrap: [bootOf(relays[guard])], entryCount: 1, confirmations: 1, minDirectory: RELAYS })
       await node.ready
       const owner = `c${i}`
-      const circuits = await attachCircuits(node, { startManager: false, wrapLink: tap(owner) })
-      clients.push({ node, circuits, guard, middle, last })
+      let circuits: ClientCircuits | undefined
+      const buildCover = async (_profile: ProfileName, signal: AbortSignal): Promise<Circuit> => {
+        if (circuits === undefined) throw new Error('not attached yet')
+        return await circuits.client.build(coverPath(guard, last).map(j => circuits!.hop(id(j))!), { signal })
+      }
+      circuits = await attachCircuits(node, { startManager: false, wrapLink: tap(owner), buildCover })
+      clients.push({ node, circuits, guard, middle, last, buildCover })
       const me = node.peerId.toString()
-      // the adversary's view: client–guard link both ways, link into the last hop both ways
+      // the adversary's view: client–guard link both ways
       watched.add(`${owner}>${id(guard)}`)
       watched.add(`r${guard}>${me}`)
-      watched.add(`r${middle}>${id(last)}`)
-      watched.add(`r${last}>${id(middle)}`)
+    }
+    // … and every link into a last hop, both ways
+    for (const l of LASTS) {
+      for (let r = 0; r < RELAYS; r++) {
+        if (r === l) continue
+        watched.add(`r${r}>${id(l)}`)
+        watched.add(`r${l}>${id(r)}`)
+      }
     }
     if (new Set(clients.map(c => c.last)).size !== N) throw new Error('the far end needs one last hop per client (N ≤ 10)')
     log(`${N} clients up`)
 
     const results: Record<string, unknown> = {}
     for (const profile of PROFILE_NAMES) results[profile] = await phase(profile, clients, id, (c) => c.circuits.mix)
+    // the preset paranoid's cover circuits would run on under the next phase
+    for (const c of clients) c.circuits.mix.stop()
     // paranoid with a lighter local override (λ = 10/s, loops 1/s): the same attack when the
     // shared event loop is not saturated (an extra figure, not the preset)
-    const light = clients.map(c => new ClientMix({ clock: systemClock, rng: secureRng, timer: systemTimer, overrides: LIGHT, isGuard: (r) => r === id(c.guard) }))
+    const light = clients.map(c => new ClientMix({ clock: systemClock, rng: secureRng, timer: systemTimer, overrides: LIGHT, isGuard: (r) => r === id(c.guard), buildCover: c.buildCover }))
     results.paranoid_light = { overrides: LIGHT, ...await phase('paranoid', clients, id, (c) => light[clients.indexOf(c)]) }
     for (const m of light) m.stop()
     report('mix', { relays: RELAYS, clients: N, chance: round(1 / N, 3), ...results, phase_s: PHASE_S, bins_ms: BINS_MS })
@@ -289,9 +323,17 @@ async function phase (profile: ProfileName, clients: Client[], id: (i: number) =
 
   const elu = performance.eventLoopUtilization(elu0)
   // the attack
+  // far-end candidates: every link into a last hop that carried cells in the phase
+  const pairs: Array<[number, number]> = []
+  for (const l of LASTS) {
+    for (let r = 0; r < RELAYS; r++) {
+      if (r !== l && (observed.has(`r${r}>${id(l)}`) || observed.has(`r${l}>${id(r)}`))) pairs.push([r, l])
+    }
+  }
   const flows: Flows = {
     client: clients.map((c, i) => ({ out: observed.get(`c${i}>${id(c.guard)}`) ?? [], in: observed.get(`r${c.guard}>${c.node.peerId.toString()}`) ?? [] })),
-    far: clients.map(c => ({ out: observed.get(`r${c.middle}>${id(c.last)}`) ?? [], in: observed.get(`r${c.last}>${id(c.middle)}`) ?? [] }))
+    far: pairs.map(([r, l]) => ({ out: observed.get(`r${r}>${id(l)}`) ?? [], in: observed.get(`r${l}>${id(r)}`) ?? [] })),
+    answer: clients.map(c => pairs.findIndex(([r, l]) => r === c.middle && l === c.last))
   }
   const byVariant = VARIANTS.map(v => ({ v, ...attack(flows, start, PHASE_S * 1000, v) }))
   // the adversary's choice, made without the answer: its most confident variant
@@ -312,7 +354,9 @@ async function phase (profile: ProfileName, clients: Client[], id: (i: number) =
     best_variant: oracle.v.name,
     event_loop_utilization: round(elu.utilization, 2),
     calls: rtts.length,
-    client_link_cells: clientLinkCells
+    client_link_cells: clientLinkCells,
+    cover_circuits: mixStats.reduce((a, s) => a + s.coverCircuits[profile], 0),
+    far_end_links: pairs.length
   }
   log(`${profile}: every variant (matched of ${clients.length}, confidence): ${byVariant.map(x => `${x.v.name} ${x.matched} ${x.confidence.toFixed(2)}`).join('; ')}`)
   log(`${profile}: ${JSON.stringify(out)} loops ${JSON.stringify(mixStats.reduce((a, s) => a + s.loops.loopsReturned, 0))} returned`)

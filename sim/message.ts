@@ -37,8 +37,10 @@
  * (costs.connectRtts round trips); circuit building is not event-driven: its time is the
  * sum of the telescoping round trips plus those costs, and build cells are not mixed.
  *
- * Not modelled: a provider-side send stream (none in src/node/mix-glue.ts either), multiple
- * circuits per client, circuit-level linking of cells by an observer over time (the
+ * Not modelled: paranoid's cover circuits and the last hop's backward stream (src/mix
+ * SpreadStream and LastHopStreams: the network spreads a paranoid client's stream over six
+ * circuits and sends drops in empty slots; here it rides one circuit and its empty slots
+ * carry loops), multiple call circuits per client, circuit-level linking of cells by an observer over time (the
  * per-cell estimator is an upper bound on what such an observer is left with), downlink
  * congestion, provider churn.
  */

@@ -137,3 +137,19 @@ export const RELAY_LOOP = 65
 export const LOOP_ID_LEN = 8
 /** A paranoid client's send-stream queue, cells: above one circuit window plus its SENDMEs and padding, which flow control already bounds (mix-glue and sim/ use it). */
 export const PARANOID_QUEUE_LIMIT = 4096
+/**
+ * Paranoid's cover circuits beside each call circuit (ClientProfileParams.coverCircuits):
+ * the send stream's slots are spread evenly over 1 + 5 circuits, so an observer who
+ * matches the client's stream to the far end by timing finds six last hops whose flows
+ * look alike and picks the right one about 1 time in 6. Each circuit then carries
+ * λ / 6 ≈ 8.3 cells/s — the real-throughput cap of one call (docs/mixing.md).
+ */
+export const PARANOID_COVER_CIRCUITS = 5
+/**
+ * Paranoid's backward stream at a circuit's last hop (RelayProfileParams.lastHopRatePerSec),
+ * cells/s per circuit: what comes back on an idle circuit is only its loop replies (≈ 5/6
+ * per second: the send stream's empty slots carry drops), so the stream is nearly all
+ * capacity for responses — 10 × 2,022 B ≈ 19.7 KiB/s per call, about the forward cap
+ * (λ / 6 ≈ 8.3 cells/s) — at 60 cells/s toward an idle client with six circuits.
+ */
+export const PARANOID_LAST_HOP_RATE = 10

@@ -41,6 +41,17 @@ function checkBurst (maxBurst: number): void {
   if (!Number.isInteger(maxBurst) || maxBurst < 1) throw new MixCallerError(`maxBurst must be a positive integer, got ${maxBurst}`)
 }
 
+/** A send stream's options, checked: its queue limit and burst bound. */
+function checkStream (opts: { ratePerSec: number, queueLimit?: number, maxBurst?: number }): { limit: number, maxBurst: number } {
+  checkRate('send stream rate', opts.ratePerSec)
+  if (opts.ratePerSec === 0) throw new MixCallerError('send stream rate must be > 0: with 0 no cell would ever leave')
+  const limit = opts.queueLimit ?? DEFAULT_SEND_QUEUE_LIMIT
+  if (!Number.isInteger(limit) || limit < 1) throw new MixCallerError(`send stream queueLimit must be a positive integer, got ${limit}`)
+  const maxBurst = opts.maxBurst ?? DEFAULT_MAX_BURST
+  checkBurst(maxBurst)
+  return { limit, maxBurst }
+}
+
 /** A Poisson process: event times `startMs + Σ Exp(1000/rate)`. Rate 0 never fires. */
 export class PoissonProcess {
   readonly ratePerSec: number
@@ -146,12 +157,8 @@ export class SendStream<T> {
   #stats = { slots: 0, real: 0, cover: 0, skippedSlots: 0, refused: 0 }
 
   constructor (opts: { ratePerSec: number, rng: Rng, startMs: number, queueLimit?: number, maxBurst?: number }) {
-    checkRate('send stream rate', opts.ratePerSec)
-    if (opts.ratePerSec === 0) throw new MixCallerError('send stream rate must be > 0: with 0 no cell would ever leave')
-    const limit = opts.queueLimit ?? DEFAULT_SEND_QUEUE_LIMIT
-    if (!Number.isInteger(limit) || limit < 1) throw new MixCallerError(`send stream queueLimit must be a positive integer, got ${limit}`)
-    this.#maxBurst = opts.maxBurst ?? DEFAULT_MAX_BURST
-    checkBurst(this.#maxBurst)
+    const { limit, maxBurst } = checkStream(opts)
+    this.#maxBurst = maxBurst
     this.ratePerSec = opts.ratePerSec
     this.queueLimit = limit
     this.#slots = new PoissonProcess(opts.ratePerSec, opts.rng, opts.startMs)
@@ -222,4 +229,112 @@ export class SendStream<T> {
   }
 
   stats (): SendStreamStats { return { ...this.#stats, queued: this.#count } }
+}
+
+export type SpreadEmission<L, T> = { at: number, lane: L, kind: 'real', cell: T } | { at: number, lane: L, kind: 'cover' }
+
+export interface SpreadStreamStats extends SendStreamStats {
+  /** Slots that found no lane to go on (no circuit open): nothing was sent. */
+  noLane: number
+}
+
+/**
+ * Paranoid's send stream spread over several circuits ("lanes": the call circuits and
+ * the cover circuits). One Poisson process at rate λ; each slot goes to a lane drawn
+ * uniformly from the lanes open at that moment, and carries that lane's oldest queued
+ * real cell, or a cover cell on that lane. So every lane's rate is λ / (number of lanes)
+ * whatever the load — a lane's flow at the far end tells neither whether nor when it
+ * carries a call — and one lane's real throughput is capped at λ / lanes cells/s.
+ *
+ * Queues are per lane (FIFO: a circuit's cells keep their order) and bounded per lane
+ * (`offerAll` refuses a whole message that does not fit). Pure: times come from the
+ * caller, randomness from the Rng.
+ */
+export class SpreadStream<L, T> {
+  readonly ratePerSec: number
+  readonly queueLimit: number
+  readonly #slots: PoissonProcess
+  readonly #rng: Rng
+  readonly #maxBurst: number
+  readonly #queues = new Map<L, T[]>()
+  #queued = 0
+  #stats = { slots: 0, real: 0, cover: 0, skippedSlots: 0, refused: 0, noLane: 0 }
+
+  constructor (opts: { ratePerSec: number, rng: Rng, startMs: number, queueLimit?: number, maxBurst?: number }) {
+    const { limit, maxBurst } = checkStream(opts)
+    this.#maxBurst = maxBurst
+    this.ratePerSec = opts.ratePerSec
+    this.queueLimit = limit
+    this.#rng = opts.rng
+    this.#slots = new PoissonProcess(opts.ratePerSec, opts.rng, opts.startMs)
+  }
+
+  /** Real cells queued on all lanes. */
+  get queued (): number { return this.#queued }
+
+  /** Real cells queued on `lane`. */
+  queuedOn (lane: L): number { return this.#queues.get(lane)?.length ?? 0 }
+
+  /** Queue all `cells` (one message) on `lane`, or none of them when the lane's queue cannot take them. */
+  offerAll (lane: L, cells: readonly T[]): OfferResult {
+    let q = this.#queues.get(lane)
+    const have = q?.length ?? 0
+    if (have + cells.length > this.queueLimit) {
+      this.#stats.refused += cells.length
+      const missing = have + cells.length - this.queueLimit
+      return { ok: false, reason: 'queue-full', queued: have, limit: this.queueLimit, retryAfterMs: missing * 1000 / this.ratePerSec }
+    }
+    if (q === undefined) { q = []; this.#queues.set(lane, q) }
+    for (const c of cells) q.push(c)
+    this.#queued += cells.length
+    return { ok: true, queued: q.length }
+  }
+
+  /** Time of the next slot. */
+  nextDeadline (): number { return this.#slots.next }
+
+  /**
+   * Slots due at or before `now` (at most maxBurst; older ones skipped and counted), each
+   * on a lane drawn uniformly from `lanes` (the lanes open now), carrying its oldest real
+   * cell or cover. With no lane open, a slot sends nothing (counted as noLane).
+   */
+  takeDue (now: number, lanes: readonly L[]): Array<SpreadEmission<L, T>> {
+    const out: Array<SpreadEmission<L, T>> = []
+    while (this.#slots.next <= now) {
+      const at = this.#slots.advance()
+      if (out.length >= this.#maxBurst) { this.#stats.skippedSlots++; continue }
+      if (lanes.length === 0) { this.#stats.noLane++; continue }
+      const lane = lanes[lanes.length === 1 ? 0 : this.#rng.int(lanes.length)]
+      this.#stats.slots++
+      const q = this.#queues.get(lane)
+      if (q !== undefined && q.length > 0) {
+        const cell = q.shift() as T
+        if (q.length === 0) this.#queues.delete(lane)
+        this.#queued--
+        this.#stats.real++
+        out.push({ at, lane, kind: 'real', cell })
+      } else {
+        this.#stats.cover++
+        out.push({ at, lane, kind: 'cover' })
+      }
+    }
+    return out
+  }
+
+  /** Forget a lane (its circuit closed); returns its queued cells so the caller can fail their messages. */
+  dropLane (lane: L): T[] {
+    const q = this.#queues.get(lane) ?? []
+    this.#queues.delete(lane)
+    this.#queued -= q.length
+    return q
+  }
+
+  /** Forget every lane. */
+  drain (): T[] {
+    const out: T[] = []
+    for (const lane of [...this.#queues.keys()]) out.push(...this.dropLane(lane))
+    return out
+  }
+
+  stats (): SpreadStreamStats { return { ...this.#stats, queued: this.#queued } }
 }

@@ -8,7 +8,10 @@
  * - profiles.ts: `fast`, `balanced`, `paranoid`; the one-byte profile id for the wire;
  *   client overrides (cover rates only); a relay's id → numbers table; costs.
  * - padding.ts: message cell counts padded to buckets; idle-link padding decisions.
- * - cover.ts: loop and drop cover as Poisson processes; paranoid's constant-rate stream.
+ * - cover.ts: loop and drop cover as Poisson processes; paranoid's constant-rate stream,
+ *   spread evenly over the call and cover circuits (SpreadStream).
+ * - backward.ts: paranoid's backward stream at a circuit's last hop (constant rate toward
+ *   the client, fillers in empty slots; one timer per relay).
  * - loops.ts: loop-loss attribution to paths, the relay-avoidance rule, counters.
  * - random.ts: 53-bit uniform doubles and exponential samples from an injected Rng.
  * - timer.ts: the Timer abstraction (real setTimeout, or a virtual ManualTimer).
@@ -31,7 +34,7 @@
  * // on stop: mixer.stop()
  * ```
  * and on the client: `resolveClientProfile('paranoid', { loopRatePerSec: 2 })`, a
- * `SendStream` for the cells, `CoverTraffic` for loops and drops, a `LoopTracker` for losses.
+ * `SpreadStream` for the cells over the call and cover circuits, `CoverTraffic` for loops and drops, a `LoopTracker` for losses.
  *
  * Not in this module: I/O, links, cells, circuits, libp2p, real timers being armed:
  * src/node/mix-glue.ts wires this logic into relays (forward scheduler, SET_PROFILE and
@@ -50,7 +53,7 @@
 export * from './constants.ts'
 export * from './errors.ts'
 export { mantissa53, uniform53, sampleExp } from './random.ts'
-export { type Timer, type CancelTimer, systemTimer, ManualTimer } from './timer.ts'
+export { type Timer, type CancelTimer, systemTimer, ManualTimer, DeadlineTimer } from './timer.ts'
 export {
   PROFILE_IDS, PROFILE_NAMES, DEFAULT_PROFILE, PROFILES, type ProfileName, type ProfileId, type MixProfile,
   type RelayProfileParams, type ClientProfileParams, type ClientOverrides, type RelayMixTable, type RelayTableOverrides,
@@ -62,9 +65,10 @@ export {
   type LinkPaddingPolicy, DEFAULT_LINK_PADDING, validateLinkPadding, linkPaddingGapMs, nextLinkPaddingAt, linkPaddingDue
 } from './padding.ts'
 export {
-  DEFAULT_MAX_BURST, PoissonProcess, CoverTraffic, SendStream, type CoverKind, type CoverEmission, type CoverStats,
-  type StreamEmission, type OfferResult, type SendStreamStats
+  DEFAULT_MAX_BURST, PoissonProcess, CoverTraffic, SendStream, SpreadStream, type CoverKind, type CoverEmission, type CoverStats,
+  type StreamEmission, type OfferResult, type SendStreamStats, type SpreadEmission, type SpreadStreamStats
 } from './cover.ts'
+export { LastHopStreams, type LastHopStreamsOptions, type LastHopStreamsStats } from './backward.ts'
 export { type RelayId, type LoopStats, type LoopTrackerOptions, LoopTracker } from './loops.ts'
 export {
   type ForwardScheduler, type DropReason, laneReleaseTime, type MixSchedulerOptions, type MixSchedulerStats, MixScheduler, TimerDriver

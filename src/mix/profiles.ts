@@ -12,23 +12,28 @@
  *
  * Defaults (3-hop circuit; costs computed by {@link profileCosts}, tabled in docs/mixing.md):
  *
- * | profile   | id | per-hop mean | loop/s | drop/s | stream λ/s | buckets |
- * |-----------|----|--------------|--------|--------|------------|---------|
- * | fast      | 0  | 0 ms         | 0      | 0      | —          | none    |
- * | balanced  | 1  | 10 ms        | 0.5    | 0.5    | —          | pow2    |
- * | paranoid  | 2  | 30 ms        | 5      | 0      | 50         | pow2    |
+ * | profile   | id | per-hop mean | last hop μ/s | loop/s | drop/s | stream λ/s | cover circuits | buckets |
+ * |-----------|----|--------------|--------------|--------|--------|------------|----------------|---------|
+ * | fast      | 0  | 0 ms         | —            | 0      | 0      | —          | 0              | none    |
+ * | balanced  | 1  | 10 ms        | —            | 0.5    | 0.5    | —          | 0              | pow2    |
+ * | paranoid  | 2  | 30 ms        | 10           | 5      | 0      | 50         | 5              | pow2    |
  *
  * Provenance: Nym's client uses a 15 ms mean per mix, a 20 ms (λ = 50/s) Poisson send
  * stream and a loop every 200 ms (5/s) — paranoid copies its stream and loop rates and
  * doubles its delay, since a small Veil network has fewer cells per relay to mix with.
- * In paranoid, every empty slot of the send stream carries a loop cell (as in Nym), so
- * the stream doubles as loop cover and drop cover is not needed.
+ * Unlike Nym's packets, a circuit's cells all reach the same last hop, so one stream on
+ * one circuit would be a fingerprint of its client there: paranoid spreads its stream
+ * evenly over its call circuit and five cover circuits to other last hops (every empty
+ * slot carries a drop), and each last hop answers at its own constant rate μ (relay-held).
  *
- * Costs: paranoid's real throughput is capped at λ cells/s × CELL_PAYLOAD_BYTES
- * = 50 × 2,022 B ≈ 98.7 KiB/s, whatever the link could carry, and its client link
- * carries ≈ 220 KiB/s even when idle.
+ * Costs: one paranoid call's real throughput is capped at λ / 6 cells/s × CELL_PAYLOAD_BYTES
+ * ≈ 16.5 KiB/s out and μ × 2,022 B ≈ 19.7 KiB/s back, and an idle client's link carries
+ * (55 + 60) cells/s ≈ 230 KiB/s.
  */
-import { CELL_PAYLOAD_BYTES, MAX_COVER_RATE_PER_SEC, MAX_PER_HOP_MEAN_DELAY_MS, MAX_PROFILE_ID, PROFILE_ID_LEN, WIRE_CELL_BYTES } from './constants.ts'
+import {
+  CELL_PAYLOAD_BYTES, MAX_COVER_RATE_PER_SEC, MAX_PER_HOP_MEAN_DELAY_MS, MAX_PROFILE_ID, PARANOID_COVER_CIRCUITS, PARANOID_LAST_HOP_RATE,
+  PROFILE_ID_LEN, WIRE_CELL_BYTES
+} from './constants.ts'
 import { MixCallerError, MixPeerError, ProfileOverrideError } from './errors.ts'
 import { type PaddingBuckets, POW2_BUCKETS, NO_PADDING } from './padding.ts'
 
@@ -44,6 +49,14 @@ export const DEFAULT_PROFILE: ProfileName = 'balanced'
 export interface RelayProfileParams {
   /** Mean of the exponential delay a relay adds to each cell (ms). 0 = forward at once. */
   readonly perHopMeanDelayMs: number
+  /**
+   * Backward stream at a circuit's last hop (paranoid): the cells the last hop sends toward
+   * the client (responses, loop replies, CONNECTED, END, SENDME) leave only in the slots of a
+   * Poisson process at this rate, and an empty slot sends a DROP — so what comes back on a
+   * circuit does not reveal when it carries a response. 0 = no stream (cells go through the
+   * delay scheduler like any other).
+   */
+  readonly lastHopRatePerSec: number
 }
 
 /** What a client sends for one profile. */
@@ -54,6 +67,14 @@ export interface ClientProfileParams {
   readonly dropRatePerSec: number
   /** Single Poisson send stream rate λ (paranoid); 0 = no stream (real cells go at once). */
   readonly sendRatePerSec: number
+  /**
+   * Cover circuits (paranoid): circuits to other last hops that carry only cover, kept beside
+   * the circuits used for calls. The send stream spreads its slots evenly over all of them,
+   * so each circuit — call or cover — carries λ / (its number) cells per second whatever the
+   * load, and an observer of the far end sees the client's stream split over several last
+   * hops that look alike.
+   */
+  readonly coverCircuits: number
   /** Length hiding: message cell counts are padded up to these buckets. */
   readonly paddingBuckets: PaddingBuckets
 }
@@ -70,20 +91,20 @@ export const PROFILES: Readonly<Record<ProfileName, MixProfile>> = Object.freeze
   fast: Object.freeze({
     name: 'fast',
     id: PROFILE_IDS.fast,
-    relay: Object.freeze({ perHopMeanDelayMs: 0 }),
-    client: Object.freeze({ loopRatePerSec: 0, dropRatePerSec: 0, sendRatePerSec: 0, paddingBuckets: NO_PADDING })
+    relay: Object.freeze({ perHopMeanDelayMs: 0, lastHopRatePerSec: 0 }),
+    client: Object.freeze({ loopRatePerSec: 0, dropRatePerSec: 0, sendRatePerSec: 0, coverCircuits: 0, paddingBuckets: NO_PADDING })
   }),
   balanced: Object.freeze({
     name: 'balanced',
     id: PROFILE_IDS.balanced,
-    relay: Object.freeze({ perHopMeanDelayMs: 10 }),
-    client: Object.freeze({ loopRatePerSec: 0.5, dropRatePerSec: 0.5, sendRatePerSec: 0, paddingBuckets: POW2_BUCKETS })
+    relay: Object.freeze({ perHopMeanDelayMs: 10, lastHopRatePerSec: 0 }),
+    client: Object.freeze({ loopRatePerSec: 0.5, dropRatePerSec: 0.5, sendRatePerSec: 0, coverCircuits: 0, paddingBuckets: POW2_BUCKETS })
   }),
   paranoid: Object.freeze({
     name: 'paranoid',
     id: PROFILE_IDS.paranoid,
-    relay: Object.freeze({ perHopMeanDelayMs: 30 }),
-    client: Object.freeze({ loopRatePerSec: 5, dropRatePerSec: 0, sendRatePerSec: 50, paddingBuckets: POW2_BUCKETS })
+    relay: Object.freeze({ perHopMeanDelayMs: 30, lastHopRatePerSec: PARANOID_LAST_HOP_RATE }),
+    client: Object.freeze({ loopRatePerSec: 5, dropRatePerSec: 0, sendRatePerSec: 50, coverCircuits: PARANOID_COVER_CIRCUITS, paddingBuckets: POW2_BUCKETS })
   })
 }) as Readonly<Record<ProfileName, MixProfile>>
 
@@ -212,8 +233,10 @@ export function resolveClientProfile (name: string, overrides: unknown = {}): Mi
 /** A relay's mapping from profile id to its own parameters. */
 export type RelayMixTable = ReadonlyMap<ProfileId, RelayProfileParams>
 
-/** Relay operators may retune a profile's delay; `fast` stays 0 (that is its promise). */
+/** Relay operators may retune a profile's delay and last-hop rate; `fast` stays 0 in both (that is its promise). */
 export type RelayTableOverrides = Partial<Record<ProfileName, Partial<RelayProfileParams>>>
+
+const RELAY_FIELDS: readonly string[] = ['perHopMeanDelayMs', 'lastHopRatePerSec']
 
 /** The relay table: presets, with the operator's validated overrides. */
 export function relayMixTable (overrides: RelayTableOverrides = {}): RelayMixTable {
@@ -221,7 +244,7 @@ export function relayMixTable (overrides: RelayTableOverrides = {}): RelayMixTab
   for (const key of Object.keys(overrides)) {
     if (!isProfileName(key)) throw new MixCallerError(`relay mix table: unknown profile "${key}": expected one of ${PROFILE_NAMES.join(', ')}`)
     for (const field of Object.keys(overrides[key] ?? {})) {
-      if (field !== 'perHopMeanDelayMs') throw new MixCallerError(`relay mix table: ${key}.${field} is not a relay parameter (only perHopMeanDelayMs)`)
+      if (!RELAY_FIELDS.includes(field)) throw new MixCallerError(`relay mix table: ${key}.${field} is not a relay parameter (only ${RELAY_FIELDS.join(', ')})`)
     }
   }
   for (const name of PROFILE_NAMES) {
@@ -230,7 +253,12 @@ export function relayMixTable (overrides: RelayTableOverrides = {}): RelayMixTab
       throw new MixCallerError(`relay mix table: ${name}.perHopMeanDelayMs must be in [0, ${MAX_PER_HOP_MEAN_DELAY_MS}] ms, got ${String(v)}`)
     }
     if (name === 'fast' && v !== 0) throw new MixCallerError('relay mix table: fast.perHopMeanDelayMs must stay 0 (fast means no mixing delay)')
-    table.set(PROFILE_IDS[name], Object.freeze({ perHopMeanDelayMs: v }))
+    const rate = overrides[name]?.lastHopRatePerSec ?? PROFILES[name].relay.lastHopRatePerSec
+    if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0 || rate > MAX_COVER_RATE_PER_SEC) {
+      throw new MixCallerError(`relay mix table: ${name}.lastHopRatePerSec must be in [0, ${MAX_COVER_RATE_PER_SEC}] cells per second, got ${String(rate)}`)
+    }
+    if (name === 'fast' && rate !== 0) throw new MixCallerError('relay mix table: fast.lastHopRatePerSec must stay 0 (fast means no shaping)')
+    table.set(PROFILE_IDS[name], Object.freeze({ perHopMeanDelayMs: v, lastHopRatePerSec: rate }))
   }
   return table
 }
@@ -242,36 +270,47 @@ export function relayMixTable (overrides: RelayTableOverrides = {}): RelayMixTab
 export interface ProfileCosts {
   /** Mean delay added to one isolated cell, one way (hops × per-hop mean, plus paranoid's slot wait). */
   addedLatencyMsOneWay: number
-  /** The same for a request and its response (round trip). */
+  /** The same for a request and its response (round trip; paranoid: plus the last hop's backward slot wait). */
   addedLatencyMsRoundTrip: number
   /** Cells per second the client sends when idle (cover only). */
   idleCellsPerSec: number
   /**
    * Bytes per second on the client's link when idle, both directions: a loop cell is
-   * counted twice (out and back), a drop cell once.
+   * counted twice (out and back), a drop cell once; with a backward stream, what comes
+   * back is that stream's rate on every circuit instead.
    */
   idleClientLinkBytesPerSec: number
-  /** Real application bytes per second the client can send (Infinity = no cap from mixing). */
+  /** Real application bytes per second one call can send (Infinity = no cap from mixing). */
   throughputCapBytesPerSec: number
+  /** Circuits a client keeps open for this profile at least: one for calls plus its cover circuits. */
+  circuits: number
 }
 
 /**
- * Expected costs of a profile on a `hops`-hop circuit. The latency is for a single cell;
- * a burst of n cells at one hop finishes after ≈ mean × (ln n + 0.58) there (see docs).
+ * Expected costs of a profile on a `hops`-hop circuit, for a client with one call circuit
+ * (plus the profile's cover circuits). The latency is for a single cell; a burst of n
+ * cells at one hop finishes after ≈ mean × (ln n + 0.58) there (see docs). `relay` is the
+ * relays' half (the presets unless given).
  */
-export function profileCosts (p: MixProfile, hops = 3): ProfileCosts {
+export function profileCosts (p: MixProfile, hops = 3, relay: RelayProfileParams = p.relay): ProfileCosts {
   const c = p.client
-  const slotWaitMs = c.sendRatePerSec > 0 ? 1000 / c.sendRatePerSec : 0 // Poisson: the next slot is Exp(1/λ) away
-  const oneWay = hops * p.relay.perHopMeanDelayMs + slotWaitMs
-  const returnWay = hops * p.relay.perHopMeanDelayMs
-  // paranoid: every empty stream slot carries a loop cell
-  const loops = c.loopRatePerSec + c.sendRatePerSec
-  const idleCells = loops + c.dropRatePerSec
+  const circuits = 1 + c.coverCircuits
+  // the stream's slots are spread evenly over the circuits: one circuit's next slot is Exp(circuits/λ) away
+  const perCircuitRate = c.sendRatePerSec / circuits
+  const slotWaitMs = perCircuitRate > 0 ? 1000 / perCircuitRate : 0
+  const backWaitMs = relay.lastHopRatePerSec > 0 ? 1000 / relay.lastHopRatePerSec : 0
+  const oneWay = hops * relay.perHopMeanDelayMs + slotWaitMs
+  const returnWay = hops * relay.perHopMeanDelayMs + backWaitMs
+  // paranoid's empty stream slots carry drops; loops come back (unless a backward stream
+  // carries them, which sends its own rate back on every circuit)
+  const idleCells = c.loopRatePerSec + c.dropRatePerSec + c.sendRatePerSec
+  const back = relay.lastHopRatePerSec > 0 && c.sendRatePerSec > 0 ? circuits * relay.lastHopRatePerSec : c.loopRatePerSec
   return {
     addedLatencyMsOneWay: oneWay,
     addedLatencyMsRoundTrip: oneWay + returnWay,
     idleCellsPerSec: idleCells,
-    idleClientLinkBytesPerSec: (2 * loops + c.dropRatePerSec) * WIRE_CELL_BYTES,
-    throughputCapBytesPerSec: c.sendRatePerSec > 0 ? c.sendRatePerSec * CELL_PAYLOAD_BYTES : Infinity
+    idleClientLinkBytesPerSec: (idleCells + back) * WIRE_CELL_BYTES,
+    throughputCapBytesPerSec: perCircuitRate > 0 ? perCircuitRate * CELL_PAYLOAD_BYTES : Infinity,
+    circuits: c.sendRatePerSec > 0 ? circuits : 1
   }
 }

@@ -16,6 +16,46 @@ export interface Timer {
   setTimeout(fire: () => void, delayMs: number): CancelTimer
 }
 
+/**
+ * One timer kept at the earliest of its owner's deadlines: `armAt(t)` arms it for `t`
+ * unless it is already armed for `t` or earlier; when it fires, it is disarmed before
+ * `fire` runs (which usually arms it again).
+ */
+export class DeadlineTimer {
+  readonly #clock: { now(): number }
+  readonly #timer: Timer
+  readonly #fire: () => void
+  #cancel: CancelTimer | undefined
+  #armedAt = Infinity
+
+  constructor (clock: { now(): number }, timer: Timer, fire: () => void) {
+    this.#clock = clock
+    this.#timer = timer
+    this.#fire = fire
+  }
+
+  /** When it is armed for (Infinity when not). */
+  get armedAt (): number { return this.#cancel === undefined ? Infinity : this.#armedAt }
+
+  armAt (deadline: number): void {
+    if (deadline === Infinity) return
+    if (this.#cancel !== undefined && this.#armedAt <= deadline) return
+    this.#cancel?.()
+    this.#armedAt = deadline
+    this.#cancel = this.#timer.setTimeout(() => {
+      this.#cancel = undefined
+      this.#armedAt = Infinity
+      this.#fire()
+    }, Math.max(0, deadline - this.#clock.now()))
+  }
+
+  cancel (): void {
+    this.#cancel?.()
+    this.#cancel = undefined
+    this.#armedAt = Infinity
+  }
+}
+
 /** Node's timers. Created on demand by the relay's composition root, never at import. */
 export const systemTimer: Timer = {
   setTimeout (fire, delayMs) {

@@ -34,11 +34,11 @@ import {
 import { MESSAGE_LENGTH_LEN } from '../onion/constants.ts'
 import type { Clock, Rng } from '../overlay/clock.ts'
 import {
-  CoverTraffic, LoopTracker, MixInternalError, MixPeerError, MixScheduler, SendStream, TimerDriver,
+  CoverTraffic, DeadlineTimer, LastHopStreams, LoopTracker, MixInternalError, MixPeerError, MixScheduler, SpreadStream, TimerDriver,
   DEFAULT_LINK_PADDING, LOOP_ID_LEN, PARANOID_QUEUE_LIMIT, MAX_PADDED_CELLS, PROFILE_IDS, RELAY_LOOP, RELAY_SET_PROFILE,
   decodeProfileId, encodeProfileId, linkPaddingGapMs, nextLinkPaddingAt, paddedCellCount, relayMixTable, resolveClientProfile, validateLinkPadding,
   type ClientOverrides, type CoverStats, type LinkPaddingPolicy, type LoopStats, type MixProfile, type MixSchedulerStats, type ProfileId,
-  type ProfileName, type RelayTableOverrides, type SendStreamStats, type Timer
+  type LastHopStreamsStats, type ProfileName, type RelayTableOverrides, type SpreadStreamStats, type Timer
 } from '../mix/index.ts'
 
 type Direction = 'outbound' | 'inbound'
@@ -59,6 +59,8 @@ export interface RelayMixOptions {
 
 export interface RelayMixStats extends MixSchedulerStats {
   wakeups: number
+  /** Paranoid's backward streams at this relay (circuits that end here). */
+  backward: LastHopStreamsStats
   /** Circuits by announced profile (circuits that announced none count as fast). */
   circuitsByProfile: Record<ProfileName, number>
   /** SET_PROFILE refused (unknown id, malformed, repeated). */
@@ -73,6 +75,12 @@ export interface RelayMixer {
   profileOf(circuitKey: string): ProfileId
   /** Register SET_PROFILE and LOOP in the relay's command table. */
   register(commands: RelayCommandTable): void
+  /**
+   * How to send a filler DROP toward the client on a circuit that ends here (the relay's
+   * RelayCircuits.originateAtLastHop); false when it cannot. Until bound, no backward
+   * stream is opened.
+   */
+  bindFiller(filler: (circuitKey: string) => boolean): void
   stats(): RelayMixStats
   /** Clear the timer and discard queued cells. */
   stop(): number
@@ -83,6 +91,15 @@ export function relayMixer (opts: RelayMixOptions): RelayMixer {
   const table = relayMixTable(opts.table)
   let profileRefused = 0
   let loopsEchoed = 0
+  let filler: ((circuitKey: string) => boolean) | undefined
+  // paranoid: what a circuit's last hop sends toward the client leaves at a constant rate
+  const backward = new LastHopStreams<string>({
+    clock: opts.clock,
+    rng: opts.rng,
+    timer: opts.timer,
+    laneLimit: opts.laneLimit,
+    filler: (k) => filler?.(k) ?? false
+  })
   const profileOf = (k: string): ProfileId => profiles.get(k) ?? PROFILE_IDS.fast
   const driver = new TimerDriver(new MixScheduler<string, Direction>({
     clock: opts.clock,
@@ -97,8 +114,13 @@ export function relayMixer (opts: RelayMixOptions): RelayMixer {
     onSendError: () => {}
   }), opts.clock, opts.timer)
   const scheduler: ForwardScheduler = {
-    schedule: (k, d, send) => { driver.schedule(k, d, send) },
-    closed: (k) => { profiles.delete(k); driver.cancelCircuit(k) }
+    // every cell toward the client of a circuit with a backward stream goes through it
+    // (originated or, should the circuit have been extended since, forwarded): one order
+    schedule: (k, d, send) => {
+      if (d === 'inbound' && backward.has(k)) backward.offer(k, send)
+      else driver.schedule(k, d, send)
+    },
+    closed: (k) => { profiles.delete(k); driver.cancelCircuit(k); backward.close(k) }
   }
   return {
     scheduler,
@@ -113,6 +135,8 @@ export function relayMixer (opts: RelayMixOptions): RelayMixer {
           throw err
         }
         profiles.set(ctx.circuitKey, id)
+        const rate = table.get(id)?.lastHopRatePerSec ?? 0
+        if (ctx.lastHop && rate > 0 && filler !== undefined) backward.open(ctx.circuitKey, rate)
       })
       commands.register(RELAY_LOOP, (ctx, cell) => {
         if (!ctx.lastHop) throw new CircuitProtocolError('LOOP at a hop that is not the last')
@@ -128,9 +152,10 @@ export function relayMixer (opts: RelayMixOptions): RelayMixer {
         else if (id === PROFILE_IDS.paranoid) byProfile.paranoid++
         else byProfile.fast++
       }
-      return { ...driver.scheduler.stats(), wakeups: driver.wakeups, circuitsByProfile: byProfile, profileRefused, loopsEchoed }
+      return { ...driver.scheduler.stats(), wakeups: driver.wakeups, backward: backward.stats(), circuitsByProfile: byProfile, profileRefused, loopsEchoed }
     },
-    stop: () => driver.stop()
+    bindFiller (f) { filler = f },
+    stop: () => { backward.stop(); return driver.stop() }
   }
 }
 
@@ -227,12 +252,29 @@ export interface ClientMixOptions {
   overrides?: ClientOverrides
   /** Whether a relay is one of this client's guards (loop attribution never blames guards). */
   isGuard: (relay: string) => boolean
+  /**
+   * Build a circuit on a fresh path (through the client's guard, as for calls) to serve as
+   * one of a profile's cover circuits; it must not be handed to calls. Absent: no cover
+   * circuits are kept (the stream's slots go on the call circuits only).
+   */
+  buildCover?: (profile: ProfileName, signal: AbortSignal) => Promise<Circuit>
+  /** Cover circuits are replaced after this age, like call circuits (default DEFAULT_COVER_MAX_AGE_MS). */
+  coverMaxAgeMs?: number
 }
+
+/** Cover circuits rotate as the circuit manager's circuits do, so age does not tell them apart. */
+export const DEFAULT_COVER_MAX_AGE_MS = 10 * 60_000
+/** After a failed cover-circuit build, wait this long before the next. */
+const COVER_RETRY_MS = 5_000
+const COVER_BUILD_TIMEOUT_MS = 30_000
 
 export interface ClientMixStats {
   circuits: Record<ProfileName, number>
+  /** Open cover circuits per profile, and builds of them (done, failed). */
+  coverCircuits: Record<ProfileName, number>
+  coverBuilds: { built: number, failed: number }
   cover: CoverStats
-  stream: SendStreamStats
+  stream: SpreadStreamStats
   /** DROP cells sent to pad messages up to their bucket. */
   paddingCells: number
   /** Real relay cells sent through mix-managed circuits after their build. */
@@ -247,96 +289,149 @@ const EMPTY = new Uint8Array(0)
 
 function hex (b: Uint8Array): string { return Buffer.from(b).toString('hex') }
 
-/** A real relay cell waiting for a stream slot, and the circuit it belongs to. */
-interface Queued { readonly cm: CircuitMix, readonly cell: RelayCellArgs }
-
-/** One profile's cover for one client: Poisson loop and drop cover, paranoid's stream; one timer. */
+/**
+ * One profile's cover for one client, with one timer: Poisson loop and drop cover and, in
+ * paranoid, the send stream spread over the profile's circuits — call circuits and the
+ * cover circuits it keeps itself.
+ */
 class ProfileCover {
   readonly profile: MixProfile
   readonly circuits: CircuitMix[] = []
   readonly cover: CoverTraffic | undefined
-  readonly stream: SendStream<Queued> | undefined
+  readonly stream: SpreadStream<CircuitMix, RelayCellArgs> | undefined
+  readonly coverBuilds = { built: 0, failed: 0 }
   readonly #o: ClientMixOptions
   readonly #loops: LoopTracker
-  #cancel: (() => void) | undefined
-  #armedAt = Infinity
+  readonly #prepare: (circuit: Circuit, cover: boolean) => void
+  readonly #timer: DeadlineTimer
   #stopped = false
+  #building = 0
+  #retryAt = -Infinity
+  readonly #abort = new AbortController()
   /** Cover due while no circuit of this profile was open (not sent). */
   idleSkipped = 0
 
-  constructor (profile: MixProfile, o: ClientMixOptions, loops: LoopTracker) {
+  constructor (profile: MixProfile, o: ClientMixOptions, loops: LoopTracker, prepare: (circuit: Circuit, cover: boolean) => void) {
     this.profile = profile
     this.#o = o
     this.#loops = loops
+    this.#prepare = prepare
+    this.#timer = new DeadlineTimer(o.clock, o.timer, () => { this.#fire() })
     const now = o.clock.now()
     const cp = profile.client
     if (cp.loopRatePerSec > 0 || cp.dropRatePerSec > 0) {
       this.cover = new CoverTraffic({ loopRatePerSec: cp.loopRatePerSec, dropRatePerSec: cp.dropRatePerSec, rng: o.rng, startMs: now })
     }
     if (cp.sendRatePerSec > 0) {
-      this.stream = new SendStream({ ratePerSec: cp.sendRatePerSec, rng: o.rng, startMs: now, queueLimit: PARANOID_QUEUE_LIMIT })
+      this.stream = new SpreadStream({ ratePerSec: cp.sendRatePerSec, rng: o.rng, startMs: now, queueLimit: PARANOID_QUEUE_LIMIT })
     }
   }
 
-  /** Queue a real cell for the next free slot; false when the queue is full. */
+  get coverOpen (): number { return this.circuits.filter(c => c.cover && c.open).length }
+
+  /** Queue a real cell for one of its circuit's slots; false when that circuit's queue is full. */
   offer (q: Queued): boolean {
     if (this.stream === undefined) throw new MixInternalError('offer on a profile without a send stream')
-    const ok = this.stream.offer(q).ok
+    const ok = this.stream.offerAll(q.cm, [q.cell]).ok
     this.arm()
     return ok
   }
 
-  /** A live circuit of this profile for a cover cell, chosen at random. */
+  /** A circuit left: fail nothing silently — its queued cells can no longer go anywhere. */
+  removed (cm: CircuitMix): void {
+    const i = this.circuits.indexOf(cm)
+    if (i >= 0) this.circuits.splice(i, 1)
+    this.stream?.dropLane(cm)
+    if (cm.cover) this.#ensureCover()
+  }
+
+  /** Keep `coverCircuits` cover circuits open (paranoid), building one at a time. */
+  #ensureCover (): void {
+    const want = this.stream === undefined ? 0 : this.profile.client.coverCircuits
+    const build = this.#o.buildCover
+    if (this.#stopped || build === undefined || want === 0) return
+    if (this.#building > 0 || this.coverOpen >= want) return
+    if (this.#o.clock.now() < this.#retryAt) return // the timer comes back for it
+    this.#building++
+    void (async () => {
+      try {
+        const circuit = await build(this.profile.name, AbortSignal.any([this.#abort.signal, AbortSignal.timeout(COVER_BUILD_TIMEOUT_MS)]))
+        if (this.#stopped) { circuit.destroy(); return }
+        this.coverBuilds.built++
+        this.#prepare(circuit, true)
+      } catch {
+        this.coverBuilds.failed++
+        this.#retryAt = this.#o.clock.now() + COVER_RETRY_MS
+      } finally {
+        this.#building--
+      }
+      this.#ensureCover()
+      this.arm()
+    })()
+  }
+
+  /** Start (or keep) this profile's cover: called when one of its circuits is prepared. */
+  started (): void {
+    this.#ensureCover()
+    this.arm()
+  }
+
+  /** A live circuit of this profile for a cover cell, chosen uniformly. */
   #pick (): CircuitMix | undefined {
     const live = this.circuits.filter(c => c.open)
     if (live.length === 0) return undefined
-    return live[live.length === 1 ? 0 : Math.floor(this.#o.rng.bytes(1)[0] * live.length / 256)]
+    return live[live.length === 1 ? 0 : this.#o.rng.int(live.length)]
   }
 
   arm (): void {
     if (this.#stopped) return
-    const next = Math.min(this.cover?.nextDeadline() ?? Infinity, this.stream?.nextDeadline() ?? Infinity, this.#loops.nextDeadline() ?? Infinity)
-    if (next === Infinity) return
-    if (this.#cancel !== undefined && this.#armedAt <= next) return
-    this.#cancel?.()
-    this.#armedAt = next
-    this.#cancel = this.#o.timer.setTimeout(() => { this.#fire() }, Math.max(0, next - this.#o.clock.now()))
+    let next = Math.min(this.cover?.nextDeadline() ?? Infinity, this.stream?.nextDeadline() ?? Infinity, this.#loops.nextDeadline() ?? Infinity)
+    if (this.#retryAt > this.#o.clock.now()) next = Math.min(next, this.#retryAt)
+    this.#timer.armAt(next)
   }
 
   #fire (): void {
-    this.#cancel = undefined
-    this.#armedAt = Infinity
     if (this.#stopped) return
     const now = this.#o.clock.now()
     this.#loops.expire(now)
+    // cover circuits rotate by age, as call circuits do
+    const maxAge = this.#o.coverMaxAgeMs ?? DEFAULT_COVER_MAX_AGE_MS
+    for (const c of this.circuits) if (c.cover && c.open && now - c.createdAt >= maxAge) c.retire()
     for (const e of this.cover?.takeDue(now) ?? []) {
       const c = this.#pick()
       if (c === undefined) { this.idleSkipped++; continue }
       if (e.kind === 'loop') c.loop()
       else c.drop()
     }
-    for (const e of this.stream?.takeDue(now) ?? []) {
-      if (e.kind === 'real') { e.cell.cm.sendNow(e.cell.cell); continue }
-      const c = this.#pick()
-      if (c === undefined) { this.idleSkipped++; continue }
-      c.loop()
+    if (this.stream !== undefined) {
+      const live = this.circuits.filter(c => c.open)
+      for (const e of this.stream.takeDue(now, live)) {
+        if (e.kind === 'real') e.lane.sendNow(e.cell)
+        else e.lane.drop() // loss is measured by the loop process; the way back has its own stream
+      }
     }
+    this.#ensureCover()
     this.arm()
   }
 
   stop (): void {
     this.#stopped = true
-    this.#cancel?.()
-    this.#cancel = undefined
+    this.#timer.cancel()
+    this.#abort.abort()
     this.stream?.drain()
+    for (const c of this.circuits) if (c.cover) c.retire()
   }
 }
+
+/** A real relay cell waiting for a stream slot, and the circuit it belongs to. */
+interface Queued { readonly cm: CircuitMix, readonly cell: RelayCellArgs }
 
 /**
  * Per-client mix state: SET_PROFILE, cover and padding for every circuit handed to
  * `prepare`. Cover is per client and profile, not per circuit: one Poisson loop/drop
- * process and (paranoid) one send stream at λ, whose cells go on a live circuit of that
- * profile chosen at random — pooled circuits add no cover of their own.
+ * process and (paranoid) one send stream at λ spread evenly over the profile's live
+ * circuits — the call circuits and the profile's own cover circuits (built through
+ * `buildCover`, announced like any other, carrying only cover).
  */
 export class ClientMix {
   readonly loops: LoopTracker
@@ -363,42 +458,53 @@ export class ClientMix {
     return p
   }
 
-  /** Announce `profile` to every hop of a freshly built circuit and give it the profile's cover. */
+  /** Announce `profile` to every hop of a freshly built call circuit and give it the profile's cover. */
   prepare (circuit: Circuit, name: ProfileName): void {
     if (this.#stopped) return
-    const profile = this.profile(name)
-    const body = encodeProfileId(profile)
-    for (let hop = 0; hop < circuit.hops; hop++) circuit.sendRelay(hop, RELAY_SET_PROFILE, 0, body)
+    this.#coverOf(name).started()
+    this.#add(circuit, name, false)
+  }
+
+  #coverOf (name: ProfileName): ProfileCover {
     let pc = this.#covers.get(name)
     if (pc === undefined) {
-      pc = new ProfileCover(profile, this.#o, this.loops)
+      pc = new ProfileCover(this.profile(name), this.#o, this.loops, (circuit, cover) => { this.#add(circuit, name, cover) })
       this.#covers.set(name, pc)
     }
-    const cover = pc
-    const cm = new CircuitMix(circuit, profile, this.#o, this.loops, this.#totals, cover)
-    cover.circuits.push(cm)
-    circuit.onClose(() => {
-      const i = cover.circuits.indexOf(cm)
-      if (i >= 0) cover.circuits.splice(i, 1)
-    })
-    cover.arm()
+    return pc
+  }
+
+  #add (circuit: Circuit, name: ProfileName, isCover: boolean): void {
+    if (this.#stopped) { if (isCover) circuit.destroy(); return }
+    const pc = this.#coverOf(name)
+    const body = encodeProfileId(pc.profile)
+    for (let hop = 0; hop < circuit.hops; hop++) circuit.sendRelay(hop, RELAY_SET_PROFILE, 0, body)
+    const cm = new CircuitMix(circuit, pc.profile, this.#o, this.loops, this.#totals, pc, isCover)
+    pc.circuits.push(cm)
+    circuit.onClose(() => { pc.removed(cm) })
+    pc.arm()
   }
 
   stats (): ClientMixStats {
     const circuits: Record<ProfileName, number> = { fast: 0, balanced: 0, paranoid: 0 }
+    const coverCircuits: Record<ProfileName, number> = { fast: 0, balanced: 0, paranoid: 0 }
+    const coverBuilds = { built: 0, failed: 0 }
     const cover = { loops: 0, drops: 0, skipped: 0 }
-    const stream = { slots: 0, real: 0, cover: 0, skippedSlots: 0, refused: 0, queued: 0 }
+    const stream = { slots: 0, real: 0, cover: 0, skippedSlots: 0, refused: 0, queued: 0, noLane: 0 }
     for (const [name, pc] of this.#covers) {
-      circuits[name] = pc.circuits.filter(c => c.open).length
+      circuits[name] = pc.circuits.filter(c => c.open && !c.cover).length
+      coverCircuits[name] = pc.coverOpen
+      coverBuilds.built += pc.coverBuilds.built
+      coverBuilds.failed += pc.coverBuilds.failed
       const c = pc.cover?.stats()
       if (c !== undefined) { cover.loops += c.loops; cover.drops += c.drops; cover.skipped += c.skipped + pc.idleSkipped }
       const s = pc.stream?.stats()
       if (s !== undefined) {
-        stream.slots += s.slots; stream.real += s.real; stream.cover += s.cover
+        stream.slots += s.slots; stream.real += s.real; stream.cover += s.cover; stream.noLane += s.noLane
         stream.skippedSlots += s.skippedSlots; stream.refused += s.refused; stream.queued += s.queued
       }
     }
-    return { circuits, cover, stream, paddingCells: this.#totals.paddingCells, realCells: this.#totals.realCells, loops: this.loops.stats() }
+    return { circuits, coverCircuits, coverBuilds, cover, stream, paddingCells: this.#totals.paddingCells, realCells: this.#totals.realCells, loops: this.loops.stats() }
   }
 
   stop (): void {
@@ -412,6 +518,8 @@ interface Totals { paddingCells: number, realCells: number }
 /** One circuit's side of the mix: its stream cells padded per message and, in paranoid, queued for stream slots. */
 class CircuitMix {
   readonly profile: MixProfile
+  /** A cover circuit: carries only cover, never calls. */
+  readonly cover: boolean
   readonly #c: Circuit
   readonly #o: ClientMixOptions
   readonly #loops: LoopTracker
@@ -422,9 +530,10 @@ class CircuitMix {
   readonly #msgLeft = new Map<number, { left: number, cells: number }>()
   readonly #path: string[]
 
-  constructor (c: Circuit, profile: MixProfile, o: ClientMixOptions, loops: LoopTracker, totals: Totals, cover: ProfileCover) {
+  constructor (c: Circuit, profile: MixProfile, o: ClientMixOptions, loops: LoopTracker, totals: Totals, cover: ProfileCover, isCover: boolean) {
     this.#c = c
     this.profile = profile
+    this.cover = isCover
     this.#o = o
     this.#loops = loops
     this.#totals = totals
@@ -446,6 +555,10 @@ class CircuitMix {
   }
 
   get open (): boolean { return this.#c.state === 'open' }
+  get createdAt (): number { return this.#c.createdAt }
+
+  /** Close a cover circuit (rotation, client stopping). */
+  retire (): void { this.#c.destroy() }
 
   /** A stream cell toward the last hop: padded per message, and through the stream in paranoid. */
   #outgoing (hop: number, command: number, streamId: number, data: Uint8Array): void {

@@ -33,12 +33,14 @@ import {
 } from '../overlay/index.ts'
 import {
   RelayCircuits, RelayCommandTable, StreamTargetTable, CircuitClient, CircuitManager, RelayHandshakeKeys, ECHO_TARGET, echoHandler, systemRng,
-  CellCommand, CIRC_ID_LEN,
+  CellCommand, CIRC_ID_LEN, RelayCommand,
   type Circuit, type LinkLike, type LinkProvider, type ForwardScheduler, type HopSpec, type PathSource, type BuildTimeEstimator, type RelayCircuitCounters, type Rng
 } from '../onion/index.ts'
 import { PathDirectory, type PathRules, type GuardSet, type RelayCandidate } from '../onion/path/index.ts'
 import { CELL_SIZE_FOR_LINKS } from './versions.ts'
-import { ClientMix, LinkPadder, relayMixer, type RelayMixer, type RelayMixOptions } from './mix-glue.ts'
+import { ClientMix, LinkPadder, relayMixer, type ClientMixOptions, type RelayMixer, type RelayMixOptions } from './mix-glue.ts'
+
+const EMPTY_DATA = new Uint8Array(0)
 import { PROFILE_NAMES, systemTimer, type ClientOverrides, type LinkPaddingPolicy, type ProfileName, type Timer } from '../mix/index.ts'
 import type { RelayNode } from './relay.ts'
 import type { ClientNode } from './client.ts'
@@ -239,6 +241,8 @@ export function attachOnionRelay (relay: RelayNode, hooks: BindableLinkHooks, op
     maxStreamsPerCircuit: opts.maxStreamsPerCircuit,
     idleMs: opts.circuitIdleMs
   })
+  // paranoid's backward stream sends its fillers as DROPs from this hop (only where a circuit ends here)
+  mix?.bindFiller((key) => service.originateAtLastHop(key, RelayCommand.DROP, 0, EMPTY_DATA))
   hooks.bind({
     onCell: (cell, link) => {
       const v = views.of(link)
@@ -303,6 +307,12 @@ export interface ClientCircuitsOptions {
   mixOverrides?: ClientOverrides
   /** Timer for cover traffic (default systemTimer; tests pass a ManualTimer). */
   mixTimer?: Timer
+  /**
+   * How paranoid's cover circuits are built (default: a fresh path chosen by the same
+   * rules as call circuits, through the same guard, never handed to calls). Benchmarks
+   * pass fixed paths.
+   */
+  buildCover?: ClientMixOptions['buildCover']
 }
 
 export interface ClientCircuits {
@@ -387,14 +397,21 @@ export async function attachCircuits (node: ClientNode, opts: ClientCircuitsOpti
       return { directory: new PathDirectory(candidates, { weighting }), hop }
     }
   }
+  const c = client
+  // paranoid's cover circuits: built by a manager of their own that announces nothing
+  // (ClientMix announces the profile) and never pools or hands out a circuit
+  let coverBuilder: CircuitManager | undefined
   const mix = new ClientMix({
     clock,
     rng: opts.rng ?? secureRng,
     timer: opts.mixTimer ?? systemTimer,
     overrides: opts.mixOverrides,
-    isGuard: (relay) => entries.has(relay)
+    isGuard: (relay) => entries.has(relay),
+    buildCover: opts.buildCover ?? (async (_profile, signal) => {
+      coverBuilder ??= newManager(undefined)
+      return await coverBuilder.build({ signal })
+    })
   })
-  const c = client
   const newManager = (profile: ProfileName | undefined): CircuitManager => new CircuitManager({
     client: c,
     paths,
@@ -433,6 +450,7 @@ export async function attachCircuits (node: ClientNode, opts: ClientCircuitsOpti
     hop,
     stop: async () => {
       mix.stop()
+      await coverBuilder?.stop()
       await manager.stop()
       for (const m of managers.values()) if (m !== manager) await m.stop()
       c.stop()

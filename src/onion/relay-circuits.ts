@@ -202,6 +202,7 @@ export class RelayCircuits {
   readonly #byLink = new Map<LinkLike, Map<number, Slot>>()
   readonly #writers = new Map<LinkLike, LinkWriter>()
   readonly #all = new Set<RelayCircuit>()
+  readonly #byKey = new Map<string, RelayCircuit>()
   #seq = 0
   #stopped = false
   readonly counters: RelayCircuitCounters = {
@@ -432,6 +433,7 @@ export class RelayCircuits {
     }
     slots.set(cell.circId, { circuit: c, side: 'prev' })
     this.#all.add(c)
+    this.#byKey.set(c.key, c)
     this.#startSweep()
     this.counters.created++
     this.#write(c, 'inbound', link, encodeCell({ command: 'created', circId: cell.circId, handshakeType: HANDSHAKE_TYPE_HYBRID_NTOR_V1, handshake: reply }))
@@ -571,6 +573,18 @@ export class RelayCircuits {
     this.#write(c, 'inbound', c.prev.link, cell)
   }
 
+  /**
+   * Send a relay cell toward the client from this relay, on circuit `circuitKey`, if this
+   * relay is its last hop and it is open (src/mix's backward stream sends its filler DROPs
+   * here). Returns false, sending nothing, otherwise.
+   */
+  originateAtLastHop (circuitKey: string, command: number, streamId: number, data: Uint8Array): boolean {
+    const c = this.#byKey.get(circuitKey)
+    if (c === undefined || c.state !== 'open' || c.next !== undefined) return false
+    this.#originate(c, command, streamId, data)
+    return true
+  }
+
   /** A relay cell from this hop toward the client. */
   #originate (c: RelayCircuit, command: number, streamId: number, data: Uint8Array): void {
     if (c.state === 'closed') throw new CircuitProtocolError('circuit is closed')
@@ -579,12 +593,12 @@ export class RelayCircuits {
     encodeRelayCellInto(body.subarray(CGO_TAG_LEN), { command, streamId, data })
     c.inbound.originate(CellCommand.RELAY, body)
     setRelayHeader(cell, c.prev.circId, false)
-    this.#write(c, 'inbound', c.prev.link, cell)
+    this.#write(c, 'inbound', c.prev.link, cell, true)
   }
 
   // ----- output -------------------------------------------------------------------
 
-  #write (c: RelayCircuit, direction: 'outbound' | 'inbound', link: LinkLike, cell: Uint8Array): void {
+  #write (c: RelayCircuit, direction: 'outbound' | 'inbound', link: LinkLike, cell: Uint8Array, originated = false): void {
     this.#scheduler.schedule(c.key, direction, () => {
       if (c.state === 'closed') return
       const owner = direction === 'outbound' ? c.outQueue : c.inQueue
@@ -593,7 +607,7 @@ export class RelayCircuits {
         this.counters.limits.queueFull++
         this.#destroy(c, DestroyReason.RESOURCE_LIMIT, 'local')
       }
-    })
+    }, originated)
   }
 
   #writer (link: LinkLike): LinkWriter {
@@ -640,6 +654,7 @@ export class RelayCircuits {
     if (c.state === 'closed') return
     c.state = 'closed'
     this.#all.delete(c)
+    this.#byKey.delete(c.key)
     this.counters.destroyed++
     clearTimeout(c.extendTimer)
     c.extendAbort?.abort()

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { RELAY_DATA_MAX } from '../../src/onion/constants.ts'
-import { CoverTraffic, DEFAULT_SEND_QUEUE_LIMIT, MixCallerError, PROFILES, PoissonProcess, SendStream, sampleExp } from '../../src/mix/index.ts'
+import { CoverTraffic, DEFAULT_SEND_QUEUE_LIMIT, MixCallerError, PROFILES, PoissonProcess, SendStream, SpreadStream, sampleExp } from '../../src/mix/index.ts'
 import { expCdf, ksCritical, ksStatistic, seededRng } from './helpers.ts'
 
 const HOUR = 3_600_000
@@ -143,5 +143,67 @@ describe('SendStream (paranoid)', () => {
     }
     const d = ksStatistic(waits, expCdf(1000 / λ))
     expect(d).toBeLessThan(ksCritical(2000, 0.01))
+  })
+})
+
+describe('SpreadStream (paranoid over call and cover circuits)', () => {
+  const λ = 50
+  const LANES = ['call', 'c1', 'c2', 'c3', 'c4', 'c5'] as const
+
+  /** Run `ms` of stream; the call lane is offered real cells at `offerRate`/s. Per-lane emission times. */
+  function run (seed: number, offerRate: number, ms: number) {
+    const s = new SpreadStream<string, number>({ ratePerSec: λ, rng: seededRng(seed), startMs: 0 })
+    const offers = new PoissonProcess(offerRate, seededRng(seed + 500), 0)
+    const perLane = new Map<string, number>(LANES.map(l => [l, 0]))
+    const realOrder: number[] = []
+    let next = 0
+    let t = 0
+    while (t < ms) {
+      t = Math.min(s.nextDeadline(), offers.next)
+      if (offers.next === t) {
+        offers.advance()
+        if (s.offerAll('call', [next]).ok) next++
+      } else {
+        for (const e of s.takeDue(t, LANES)) {
+          perLane.set(e.lane, (perLane.get(e.lane) ?? 0) + 1)
+          if (e.kind === 'real') { expect(e.lane).toBe('call'); realOrder.push(e.cell) }
+        }
+      }
+    }
+    return { perLane, realOrder, stats: s.stats() }
+  }
+
+  it('every lane carries λ / lanes whether the call lane is idle, busy or saturated', () => {
+    const ms = HOUR / 6
+    const expected = λ / LANES.length * ms / 1000
+    for (const offerRate of [0, 4, 100]) {
+      const { perLane, realOrder, stats } = run(7 + offerRate, offerRate, ms)
+      for (const [lane, n] of perLane) {
+        // Poisson thinning: each lane's count is Poisson(λ/6 · T)
+        expect(Math.abs(n - expected), `${lane} at offer rate ${offerRate}`).toBeLessThan(Z * Math.sqrt(expected))
+      }
+      // the call lane's real cells left in the order offered
+      expect(realOrder).toEqual(realOrder.slice().sort((a, b) => a - b))
+      if (offerRate === 100) expect(stats.real).toBeGreaterThan(0.95 * expected) // saturated: the call lane's share, no more
+      if (offerRate === 0) expect(stats.real).toBe(0)
+    }
+  })
+
+  it('per-lane bounded queues; a closed lane gives its cells back; no lane open sends nothing', () => {
+    const s = new SpreadStream<string, string>({ ratePerSec: 50, rng: seededRng(3), startMs: 0, queueLimit: 4 })
+    expect(s.offerAll('a', ['a1', 'a2', 'a3'])).toEqual({ ok: true, queued: 3 })
+    const r = s.offerAll('a', ['a4', 'a5'])
+    expect(r.ok).toBe(false)
+    if (!r.ok) expect(r.reason).toBe('queue-full')
+    expect(s.offerAll('b', ['b1', 'b2', 'b3', 'b4']).ok).toBe(true) // the limit is per lane
+    expect(s.queued).toBe(7)
+    expect(s.dropLane('a')).toEqual(['a1', 'a2', 'a3'])
+    expect(s.queued).toBe(4)
+    expect(s.takeDue(1_000, [])).toEqual([])
+    expect(s.stats().noLane).toBeGreaterThan(0)
+    // only b is open: its cells leave in order, then cover on b
+    const out = s.takeDue(2_000, ['b'])
+    expect(out.filter(e => e.kind === 'real').map(e => e.kind === 'real' ? e.cell : '')).toEqual(['b1', 'b2', 'b3', 'b4'].slice(0, out.filter(e => e.kind === 'real').length))
+    expect(out.every(e => e.lane === 'b')).toBe(true)
   })
 })

@@ -18,14 +18,16 @@ describe('constants', () => {
 describe('presets', () => {
   it('fast: no delay, no cover, no padding', () => {
     expect(PROFILES.fast.relay.perHopMeanDelayMs).toBe(0)
-    expect(PROFILES.fast.client).toEqual({ loopRatePerSec: 0, dropRatePerSec: 0, sendRatePerSec: 0, paddingBuckets: NO_PADDING })
+    expect(PROFILES.fast.relay.lastHopRatePerSec).toBe(0)
+    expect(PROFILES.fast.client).toEqual({ loopRatePerSec: 0, dropRatePerSec: 0, sendRatePerSec: 0, coverCircuits: 0, paddingBuckets: NO_PADDING })
   })
 
   it('balanced and paranoid: documented defaults', () => {
     expect(PROFILES.balanced.relay.perHopMeanDelayMs).toBe(10)
-    expect(PROFILES.balanced.client).toEqual({ loopRatePerSec: 0.5, dropRatePerSec: 0.5, sendRatePerSec: 0, paddingBuckets: POW2_BUCKETS })
-    expect(PROFILES.paranoid.relay.perHopMeanDelayMs).toBe(30)
-    expect(PROFILES.paranoid.client).toEqual({ loopRatePerSec: 5, dropRatePerSec: 0, sendRatePerSec: 50, paddingBuckets: POW2_BUCKETS })
+    expect(PROFILES.balanced.client).toEqual({ loopRatePerSec: 0.5, dropRatePerSec: 0.5, sendRatePerSec: 0, coverCircuits: 0, paddingBuckets: POW2_BUCKETS })
+    expect(PROFILES.balanced.relay.lastHopRatePerSec).toBe(0)
+    expect(PROFILES.paranoid.relay).toEqual({ perHopMeanDelayMs: 30, lastHopRatePerSec: 10 })
+    expect(PROFILES.paranoid.client).toEqual({ loopRatePerSec: 5, dropRatePerSec: 0, sendRatePerSec: 50, coverCircuits: 5, paddingBuckets: POW2_BUCKETS })
   })
 
   it('ids are distinct small integers, frozen', () => {
@@ -36,18 +38,22 @@ describe('presets', () => {
 
   it('costs: latency, bandwidth, throughput cap', () => {
     const fast = profileCosts(PROFILES.fast)
-    expect(fast).toEqual({ addedLatencyMsOneWay: 0, addedLatencyMsRoundTrip: 0, idleCellsPerSec: 0, idleClientLinkBytesPerSec: 0, throughputCapBytesPerSec: Infinity })
+    expect(fast).toEqual({ addedLatencyMsOneWay: 0, addedLatencyMsRoundTrip: 0, idleCellsPerSec: 0, idleClientLinkBytesPerSec: 0, throughputCapBytesPerSec: Infinity, circuits: 1 })
     const bal = profileCosts(PROFILES.balanced)
     expect(bal.addedLatencyMsOneWay).toBe(30)
     expect(bal.addedLatencyMsRoundTrip).toBe(60)
     expect(bal.idleCellsPerSec).toBe(1)
     expect(bal.idleClientLinkBytesPerSec).toBe(1.5 * CELL_SIZE)
     const par = profileCosts(PROFILES.paranoid)
-    expect(par.addedLatencyMsOneWay).toBe(90 + 20)
-    expect(par.addedLatencyMsRoundTrip).toBe(200)
+    // six circuits (one call + five cover) share λ = 50/s: a call's next slot is 6/50 s away;
+    // the way back waits for the last hop's stream (10/s) once
+    expect(par.circuits).toBe(6)
+    expect(par.addedLatencyMsOneWay).toBeCloseTo(90 + 120, 9)
+    expect(par.addedLatencyMsRoundTrip).toBeCloseTo(90 + 120 + 90 + 100, 9)
     expect(par.idleCellsPerSec).toBe(55)
-    expect(par.idleClientLinkBytesPerSec).toBe(110 * CELL_SIZE)
-    expect(par.throughputCapBytesPerSec).toBe(50 * RELAY_DATA_MAX) // λ cells/s × payload bytes
+    // out: 55 cells/s (stream slots and loops); back: six backward streams of 10/s
+    expect(par.idleClientLinkBytesPerSec).toBe((55 + 60) * CELL_SIZE)
+    expect(par.throughputCapBytesPerSec).toBeCloseTo(50 / 6 * RELAY_DATA_MAX, 6) // λ / circuits × payload bytes
     console.log('profile costs (3 hops):', JSON.stringify({ fast, balanced: bal, paranoid: par }))
   })
 
@@ -105,9 +111,10 @@ describe('client overrides', () => {
 describe('relay table', () => {
   it('maps ids to the relay\'s own numbers', () => {
     const t = relayMixTable({ balanced: { perHopMeanDelayMs: 25 } })
-    expect(t.get(PROFILE_IDS.balanced)).toEqual({ perHopMeanDelayMs: 25 })
-    expect(t.get(PROFILE_IDS.paranoid)).toEqual({ perHopMeanDelayMs: 30 })
-    expect(t.get(PROFILE_IDS.fast)).toEqual({ perHopMeanDelayMs: 0 })
+    expect(t.get(PROFILE_IDS.balanced)).toEqual({ perHopMeanDelayMs: 25, lastHopRatePerSec: 0 })
+    expect(t.get(PROFILE_IDS.paranoid)).toEqual({ perHopMeanDelayMs: 30, lastHopRatePerSec: 10 })
+    expect(t.get(PROFILE_IDS.fast)).toEqual({ perHopMeanDelayMs: 0, lastHopRatePerSec: 0 })
+    expect(relayMixTable({ paranoid: { lastHopRatePerSec: 40 } }).get(PROFILE_IDS.paranoid)).toEqual({ perHopMeanDelayMs: 30, lastHopRatePerSec: 40 })
   })
 
   it('validates overrides', () => {
@@ -116,17 +123,20 @@ describe('relay table', () => {
     expect(() => relayMixTable({ paranoid: { perHopMeanDelayMs: -1 } })).toThrow(/must be in \[0, 1000\] ms/)
     expect(() => relayMixTable({ turbo: {} } as never)).toThrow(/unknown profile "turbo"/)
     expect(() => relayMixTable({ balanced: { loopRatePerSec: 1 } } as never)).toThrow(/balanced.loopRatePerSec is not a relay parameter/)
+    expect(() => relayMixTable({ fast: { lastHopRatePerSec: 5 } })).toThrow(/fast.lastHopRatePerSec must stay 0/)
+    expect(() => relayMixTable({ paranoid: { lastHopRatePerSec: 5000 } })).toThrow(/lastHopRatePerSec must be in \[0, 1000\]/)
   })
 })
 
 describe('wire: the profile id only', () => {
   const arbProfile: fc.Arbitrary<MixProfile> = fc.record({
     name: fc.constantFrom(...PROFILE_NAMES),
-    relay: fc.record({ perHopMeanDelayMs: fc.double({ min: 0, max: 1000, noNaN: true }) }),
+    relay: fc.record({ perHopMeanDelayMs: fc.double({ min: 0, max: 1000, noNaN: true }), lastHopRatePerSec: fc.double({ min: 0, max: 1000, noNaN: true }) }),
     client: fc.record({
       loopRatePerSec: fc.double({ min: 0, max: 1000, noNaN: true }),
       dropRatePerSec: fc.double({ min: 0, max: 1000, noNaN: true }),
       sendRatePerSec: fc.double({ min: 0, max: 1000, noNaN: true }),
+      coverCircuits: fc.integer({ min: 0, max: 16 }),
       paddingBuckets: fc.oneof(fc.constant(POW2_BUCKETS), fc.constant(NO_PADDING), fc.array(fc.integer({ min: 1, max: 1 << 16 })))
     })
   }).map((p) => ({ ...p, id: PROFILE_IDS[p.name] }))

@@ -282,6 +282,37 @@ describe('mixing on real relays', { timeout: 90_000 }, () => {
     stopR1()
   })
 
+  it('paranoid: cover circuits beside the call circuit; each circuit\'s last hop answers at its own constant rate', async () => {
+    const stopR1 = runR1()
+    try {
+      const p = await circuits.managerFor('paranoid').get({ signal: AbortSignal.timeout(15_000) })
+      const want = PROFILES.paranoid.client.coverCircuits
+      await until(() => circuits.mix.stats().coverCircuits.paranoid >= want, 30_000, 'cover circuits')
+      // every paranoid circuit (call and cover) has a backward stream at its last hop
+      const lanes = (): number => onions.reduce((n, o) => n + (o.mix?.stats().backward.lanes ?? 0), 0)
+      await until(() => lanes() >= want + 1, 10_000, 'backward streams')
+      const fillers = (): number => onions.reduce((n, o) => n + (o.mix?.stats().backward.fillers ?? 0), 0)
+      const f0 = fillers()
+      const t0 = Date.now()
+      await new Promise(resolve => setTimeout(resolve, 1_000))
+      const rate = (fillers() - f0) / ((Date.now() - t0) / 1000)
+      // ≈ μ per circuit while idle (loop replies take a few of the slots)
+      const μ = PROFILES.paranoid.relay.lastHopRatePerSec
+      expect(rate).toBeGreaterThan(0.4 * μ * (want + 1))
+      // a call still works: its cells ride its own circuit's slots, the echo the last hop's stream
+      const ps = await p.openStream('echo', { signal: AbortSignal.timeout(10_000) })
+      const msg = bytes(5_000, 9)
+      await ps.send(msg)
+      expect(await ps.read({ signal: AbortSignal.timeout(15_000) })).toEqual(msg)
+      const sent = onions.reduce((n, o) => n + (o.mix?.stats().backward.sent ?? 0), 0)
+      expect(sent).toBeGreaterThan(0)
+      // cover circuits are not the manager's: a call never gets one
+      expect(circuits.mix.stats().circuits.paranoid).toBeGreaterThanOrEqual(1)
+      console.log(`paranoid: ${lanes()} backward streams, fillers ${rate.toFixed(1)}/s; client mix ${JSON.stringify(circuits.mix.stats())}`)
+      p.destroy()
+    } finally { stopR1() }
+  })
+
   it('an unknown profile id, or a second SET_PROFILE, destroys the circuit at that hop', async () => {
     const stopR1 = runR1()
     try {
@@ -334,13 +365,17 @@ describe('mixing on real relays', { timeout: 90_000 }, () => {
       return false
     }
     let scanned = 0
-    for (const r of recognised) for (const n of needles) expect(contains(r.cell.data, n)).toBe(false)
-    // in 2 KB of ciphertext a given 4-byte string turns up by chance (≈ 2^-21 per cell): link cells get the ≥ 8-byte encodings
-    const long = needles.filter(n => n.length >= 8)
+    for (const r of recognised) for (const n of needles) expect(contains(r.cell.data, n), `${r.cell.command} ${Buffer.from(r.cell.data).toString("hex")} has ${Buffer.from(n).toString("hex")}`).toBe(false)
+    // in 2 KB of ciphertext a given 4-byte string turns up by chance (≈ 2^-21 per cell): link
+    // cells get the ≥ 8-byte encodings — those with ≥ 4 non-zero bytes: a round number's
+    // float64 (20 = 40 34 00 00 00 00 00 00) is two bytes of entropy, and a CREATE cell's
+    // random handshake followed by its zero padding holds one by chance about once in 2^16 cells
+    const long = needles.filter(n => n.length >= 8 && n.filter(b => b !== 0).length >= 4)
+    expect(long.length).toBeGreaterThanOrEqual(2) // 13.37 both ways at least
     for (const [, list] of seen) {
       for (const x of list) {
         scanned++
-        for (const n of long) expect(contains(x.bytes, n)).toBe(false)
+        for (const n of long) expect(contains(x.bytes, n), `link cell has ${Buffer.from(n).toString('hex')}`).toBe(false)
       }
     }
     expect(scanned).toBeGreaterThan(1000)
