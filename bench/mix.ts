@@ -31,8 +31,9 @@
  * client–guard links / cells the calls needed (request and response DATA cells plus
  * BEGIN, CONNECTED and END), minus 1; match_accuracy.
  * A fourth phase, paranoid_light, runs paranoid with a local override (λ = 10/s, loops
- * 1/s): at the preset λ = 50/s the one shared event loop is saturated (see
- * event_loop_utilization), which distorts both latency and what the adversary sees.
+ * 1/s): a lighter client load on the one shared event loop (see event_loop_utilization:
+ * near 1, queueing jitter would blur timings for the adversary, so a low accuracy would
+ * not be the design's merit). The relays' backward streams (μ) are relay-held and stay.
  * Last line: {"bench":"mix","relays":20,"clients":10,"chance":0.1,"fast":{…},"balanced":{…},"paranoid":{…},…}
  * Env: VEIL_BENCH_MIX_CLIENTS (10), VEIL_BENCH_MIX_PHASE_S (30), VEIL_BENCH_MIX_SEED (1).
  */
@@ -269,8 +270,8 @@ async function main (): Promise<void> {
     for (const profile of PROFILE_NAMES) results[profile] = await phase(profile, clients, id, (c) => c.circuits.mix)
     // the preset paranoid's cover circuits would run on under the next phase
     for (const c of clients) c.circuits.mix.stop()
-    // paranoid with a lighter local override (λ = 10/s, loops 1/s): the same attack when the
-    // shared event loop is not saturated (an extra figure, not the preset)
+    // paranoid with a lighter local override (λ = 10/s, loops 1/s): the same attack with
+    // less client load on the shared event loop (an extra figure, not the preset)
     const light = clients.map(c => new ClientMix({ clock: systemClock, rng: secureRng, timer: systemTimer, overrides: LIGHT, isGuard: (r) => r === id(c.guard), buildCover: c.buildCover }))
     results.paranoid_light = { overrides: LIGHT, ...await phase('paranoid', clients, id, (c) => light[clients.indexOf(c)]) }
     for (const m of light) m.stop()
