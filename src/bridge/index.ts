@@ -54,7 +54,7 @@ import { createProvider, type Provider, type ProviderOptions } from './provider.
 export { createBridge, BRIDGE_SERVER_INFO, META_TOOL_NAMES, CALL_TOOL_NAME } from './server.ts'
 export type { Bridge, BridgeCoreOptions, BridgeEvent, BridgeProviderConfig, BridgeStatus, ExposedTool, ToolState } from './server.ts'
 export { localToolNetwork, PRIVACY_PROFILES } from './remote.ts'
-export type { ToolNetwork, RemoteCallOptions, NetworkStatus, PrivacyProfile, ProgressUpdate, LocalToolNetworkOptions } from './remote.ts'
+export type { ToolNetwork, RemoteCallOptions, NetworkStatus, MixStatus, PrivacyProfile, ProgressUpdate, LocalToolNetworkOptions } from './remote.ts'
 export { createProvider } from './provider.ts'
 export type { Provider, ProviderOptions, ProviderEvent, ProviderStatus, ProviderToolConfig, Visibility, WrappedServer, WrappedProtocol, CatalogueEntry, InvocationRecord, InvocationOutcome } from './provider.ts'
 export { serveBridgeHttp, serveBridgeStdio } from './transports.ts'

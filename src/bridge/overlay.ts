@@ -26,7 +26,7 @@ import { ToolNetworkError, errorMessage } from './errors.ts'
 import { overlayToolNetwork } from './overlay-network.ts'
 import { createProvider, type Provider, type ProviderOptions } from './provider.ts'
 import { ACCESS_META_KEY, serveProviderStream } from './provider-server.ts'
-import type { NetworkStatus, PrivacyProfile, ToolNetwork } from './remote.ts'
+import type { MixStatus, NetworkStatus, PrivacyProfile, ToolNetwork } from './remote.ts'
 import { StreamTransport } from './stream-transport.ts'
 import { startBridge, type RunningBridge, type StartBridgeOptions } from './index.ts'
 
@@ -280,11 +280,20 @@ export function consumerToolNetwork (consumer: ConsumerNode, o: { connectTimeout
     },
     status: (): NetworkStatus => {
       const s = consumer.status()
+      const m = consumer.circuits.mix.stats()
+      const mix: MixStatus = {
+        circuits: m.circuits,
+        coverCircuits: m.coverCircuits,
+        coverCells: m.cover.loops + m.cover.drops + m.stream.cover,
+        streamRealCells: m.stream.real,
+        loops: { sent: m.loops.loopsSent, returned: m.loops.loopsReturned, lost: m.loops.loopsLost, relaysAvoided: m.loops.relaysAvoided }
+      }
       return {
         ready: s.ready,
         relaysKnown: s.relaysKnown,
         circuits: s.circuits,
-        coverTraffic: false,
+        coverTraffic: mix.coverCells > 0,
+        mix,
         detail: s.ready
           ? `anonymous overlay: ${s.relaysKnown} relays known through ${s.entries} entry relays; public and hidden providers`
           : s.error !== undefined ? `overlay not ready: ${s.error}` : 'overlay starting: filling the relay directory'

@@ -45,7 +45,22 @@ export interface NetworkStatus {
   readonly relaysKnown?: number
   readonly circuits?: number
   readonly coverTraffic?: boolean
+  /** Mixing and cover on this client (counts only: nothing here names a relay or a provider). */
+  readonly mix?: MixStatus
   readonly detail?: string
+}
+
+/** The client's cover traffic and loop-loss counters, for `veil_status`. */
+export interface MixStatus {
+  /** Open call circuits and cover circuits per privacy profile. */
+  readonly circuits: Readonly<Record<PrivacyProfile, number>>
+  readonly coverCircuits: Readonly<Record<PrivacyProfile, number>>
+  /** Cover cells sent: loops, drops, and paranoid's stream slots that carried no real cell. */
+  readonly coverCells: number
+  /** Paranoid's stream slots that carried a real cell. */
+  readonly streamRealCells: number
+  /** Loops (cells that travel a circuit and come back): sent, returned, lost, and relays avoided for losses on ≥ 3 disjoint paths. */
+  readonly loops: { readonly sent: number, readonly returned: number, readonly lost: number, readonly relaysAvoided: number }
 }
 
 export interface ToolNetwork {

@@ -2,7 +2,8 @@
  * A call's privacy profile reaches the relays: through the overlay ToolNetwork a call with
  * `balanced` runs on a circuit of its own whose every hop was told the profile
  * (SET_PROFILE inside its layer: the relays' mixers count the circuit as balanced), while
- * a `fast` call to the same provider uses another circuit. Public provider wrapping the
+ * a `fast` call to the same provider uses another circuit; a `paranoid` call brings the
+ * profile's cover circuits and backward streams. Public provider wrapping the
  * real examples/tools-server.ts on a 6-relay loopback testnet.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
@@ -65,5 +66,28 @@ describe('per-call privacy profile', { timeout: 60_000 }, () => {
     expect(pathFast).toBeDefined()
     // SET_PROFILE travels inside each hop's layer: give the last hop a moment
     await until(() => (pathBalanced ?? []).every(id => balancedAt(id) === (before.get(id) ?? 0) + 1), 5_000, 'every hop to count the balanced circuit')
+  })
+
+  it('a paranoid call: its circuit plus five cover circuits, a backward stream at each last hop; veil_status counts them', async () => {
+    const p = provider as RunningPublicOverlayProvider
+    const n = network as ConsumerToolNetwork
+    const onions = [...net.relays.map(r => r.onion), p.node.onion]
+    const r = await n.callTool(p.address, 'echo', { text: 'paranoid' }, { signal: AbortSignal.timeout(30_000), profile: 'paranoid' }) as { content?: Array<{ text?: string }> }
+    expect(r.content?.[0]?.text).toBe('paranoid')
+    // the call's circuit ends at the provider's relay, which answers at its constant rate
+    expect(p.node.onion.mix?.stats().backward.lanes).toBeGreaterThanOrEqual(1)
+    await until(() => (n.status().mix?.coverCircuits.paranoid ?? 0) >= 5, 30_000, 'five cover circuits')
+    await until(() => onions.reduce((k, o) => k + (o.mix?.stats().backward.lanes ?? 0), 0) >= 6, 10_000, 'a backward stream on each paranoid circuit')
+    const st = n.status()
+    expect(st.coverTraffic).toBe(true)
+    expect(st.mix?.circuits.paranoid).toBeGreaterThanOrEqual(1)
+    expect(st.mix?.streamRealCells).toBeGreaterThan(0)
+    expect(st.mix?.coverCells).toBeGreaterThan(0)
+    expect(st.mix?.loops.sent).toBeGreaterThan(0)
+    // counts only: no relay id, no provider address in the mix section
+    const text = JSON.stringify(st.mix)
+    for (const o of net.relays) expect(text).not.toContain(o.node.peerId.toString())
+    expect(text).not.toContain(p.address)
+    console.log(`paranoid call: veil_status mix ${text}`)
   })
 })
