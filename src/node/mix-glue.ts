@@ -19,13 +19,16 @@
  * - balanced/paranoid: loop cover (LOOP to the last hop, back as DROP; outcomes feed one
  *   LoopTracker per client) and drop cover (DROP to the last hop) as Poisson processes;
  * - paranoid: every relay cell the circuit sends to its last hop after the build (stream
- *   cells: BEGIN, DATA, END, SENDME, and padding) waits for a slot of a Poisson SendStream
- *   at λ; an empty slot carries a loop cell. The order of the circuit's cells is kept.
+ *   cells: BEGIN, DATA, END, SENDME, and padding) waits for a slot of its circuit in a
+ *   Poisson SpreadStream at λ over the profile's call and cover circuits (five, built
+ *   through `buildCover`); an empty slot carries a drop. The order of the circuit's cells
+ *   is kept. At relays, a paranoid circuit's last hop answers through its backward stream.
  * - length hiding: each stream message sent by the client is followed by DROP cells up to
  *   the profile's bucket (paddedCellCount) — client → network direction only.
  *
- * Not here: cover on the response side (a provider-side stream), path selection
- * consulting LoopTracker.isAvoided (the manager's path rules).
+ * Not here: cover between a last hop and a provider (a provider-side stream); path
+ * selection reads LoopTracker.avoided() through the circuit manager's `avoid` option
+ * (onion-glue.ts).
  */
 import {
   CircuitProtocolError, RelayCommand, encodeCell,

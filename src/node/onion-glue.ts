@@ -424,6 +424,8 @@ export async function attachCircuits (node: ClientNode, opts: ClientCircuitsOpti
     rules: opts.rules,
     guards: opts.guards ?? null,
     buildTimes: opts.buildTimes,
+    // relays the loop tracker convicted (losses on ≥ 3 disjoint paths; never a guard)
+    avoid: () => mix.loops.avoided(),
     onBuilt: profile === undefined ? undefined : (circuit: Circuit) => { mix.prepare(circuit, profile) }
   })
   if (opts.profile !== undefined) mix.profile(opts.profile) // validates the overrides now

@@ -35,7 +35,7 @@
 import type { Clock, Rng } from '../overlay/clock.ts'
 import { OnionCallerError } from './errors.ts'
 import { DestroyReason } from './cell.ts'
-import { buildPath, type GuardSet, type PathDirectory, type PathRules } from './path/index.ts'
+import { buildPath, NoEligibleRelayError, type GuardSet, type PathDirectory, type PathRules } from './path/index.ts'
 import { CircuitBuildError, type Circuit, type CircuitClient, type HopSpec } from './client-circuit.ts'
 import { CircuitBuildTimeoutError } from './circuit.ts'
 import {
@@ -108,14 +108,21 @@ export interface CircuitManagerOptions {
   maintenanceMs?: number
   /** Called with every circuit this manager built, before it is pooled or handed out (src/node: the mix profile, cover). */
   onBuilt?: (circuit: Circuit) => void
+  /**
+   * Relays to leave out of new paths while there are enough others (src/node: those the
+   * client's loop tracker avoids after losses on ≥ 3 disjoint paths; never a guard). When
+   * no path can be built without them, they are used (counted as avoidIgnored) rather
+   * than failing the build.
+   */
+  avoid?: () => readonly string[]
 }
 
-export interface CircuitManagerCounters { builds: number, buildFailures: number, timeouts: number, rotated: number }
+export interface CircuitManagerCounters { builds: number, buildFailures: number, timeouts: number, rotated: number, avoidIgnored: number }
 
 export class CircuitManager {
   readonly #o: CircuitManagerOptions
   readonly buildTimes: BuildTimeEstimator
-  readonly counters: CircuitManagerCounters = { builds: 0, buildFailures: 0, timeouts: 0, rotated: 0 }
+  readonly counters: CircuitManagerCounters = { builds: 0, buildFailures: 0, timeouts: 0, rotated: 0, avoidIgnored: 0 }
   readonly #pool: Circuit[] = []
   readonly #retiring = new Set<Circuit>()
   #shared: Circuit | undefined
@@ -186,10 +193,17 @@ export class CircuitManager {
     for (let a = 0; a < attempts; a++) {
       opts.signal?.throwIfAborted()
       const snap = this.#o.paths.snapshot()
-      const ids = buildPath(snap.directory, { rng: this.#o.rng, clock: this.#o.clock, guards: this.#o.guards ?? null, rules: this.#o.rules }, {
-        length: opts.length ?? this.#o.hops ?? DEFAULT_HOPS,
-        exclude: [...exclude]
-      })
+      const ctx = { rng: this.#o.rng, clock: this.#o.clock, guards: this.#o.guards ?? null, rules: this.#o.rules }
+      const length = opts.length ?? this.#o.hops ?? DEFAULT_HOPS
+      const avoided = this.#o.avoid?.() ?? []
+      let ids: string[]
+      try {
+        ids = buildPath(snap.directory, ctx, { length, exclude: [...exclude, ...avoided] })
+      } catch (err) {
+        if (avoided.length === 0 || !(err instanceof NoEligibleRelayError)) throw err
+        this.counters.avoidIgnored++
+        ids = buildPath(snap.directory, ctx, { length, exclude: [...exclude] })
+      }
       const hops: HopSpec[] = []
       for (const id of ids) {
         const h = snap.hop(id)

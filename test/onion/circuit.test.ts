@@ -300,6 +300,37 @@ describe('idle circuits and build timeouts', { timeout: 30_000 }, () => {
     for (const r of relays) r.stop()
   })
 
+  it('the manager leaves avoided relays out of new paths while others remain, and uses them rather than fail', async () => {
+    const net = new FakeNet()
+    const names = ['r1', 'r2', 'r3', 'r4', 'r5', 'r6']
+    for (const n of names) net.addRelay(n)
+    const { client } = net.addClient('client')
+    const paths: PathSource = {
+      snapshot: () => ({
+        directory: new PathDirectory(names.map(id => ({ id, family: [], bandwidthClaim: 0, guardEligible: true })), { weighting: 'uniform' }),
+        hop: (id) => net.relays.get(id)?.hop
+      })
+    }
+    let avoided: string[] = ['r3', 'r4']
+    const mgr = new CircuitManager({ client, paths, rng: secureRng, clock: systemClock, hops: 3, rules: { distinctSubnet: false, distinctFamily: false }, avoid: () => avoided })
+    const seen = new Set<string>()
+    for (let i = 0; i < 30; i++) {
+      const c = await mgr.build()
+      for (const h of c.path) seen.add(h.peer)
+      c.destroy()
+    }
+    expect(seen.has('r3') || seen.has('r4')).toBe(false)
+    expect([...seen].sort()).toEqual(['r1', 'r2', 'r5', 'r6'])
+    expect(mgr.counters.avoidIgnored).toBe(0)
+    // four of six avoided: no 3-hop path without them, so the build uses them
+    avoided = ['r1', 'r2', 'r3', 'r4']
+    const c = await mgr.build()
+    expect(c.hops).toBe(3)
+    expect(mgr.counters.avoidIgnored).toBe(1)
+    c.destroy()
+    for (const r of net.relays.values()) r.service.stop()
+  })
+
   it('timed-out builds count in the build-time estimate (as Tor counts them), so the timeout can rise', async () => {
     const net = new FakeNet()
     const names = ['r1', 'r2', 'r3', 'r4', 'r5', 'r6'] // each failed attempt excludes one relay
