@@ -23,6 +23,7 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { requireBootstrap } from '../node/bootstrap.ts'
 import { loadClientAuth, startConsumerNode, type ConsumerNode } from '../node/consumer-node.ts'
+import { ENTRY_STATE_FILE } from '../node/entry-guards.ts'
 import { CALL_TIMEOUT_MS, LIST_TIMEOUT_MS, SEARCH_RESULTS_MAX, SEARCH_WORDS_MAX_CHARS } from './constants.ts'
 import { ToolNetworkError } from './errors.ts'
 import { consumerToolNetwork, type ConsumerToolNetwork } from './overlay.ts'
@@ -82,6 +83,7 @@ export async function connect (options: VeilConnectOptions = {}): Promise<VeilCl
     testnet,
     singleAddress: choice.testnet?.singleAddress,
     readyTimeoutMs: options.readyTimeoutMs,
+    guardFile: join(home, ENTRY_STATE_FILE),
     ...(auth !== undefined && { clientAuth: auth.key })
   })
   const network: ConsumerToolNetwork = consumerToolNetwork(consumer)

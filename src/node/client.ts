@@ -8,15 +8,16 @@
  *   client.directory.confirmed(2)       // descriptors served by ≥ 2 entry relays
  *   await client.stop()
  *
- * Until the onion layer's circuit manager picks guards, the entry relays are a small
- * set chosen at random from the bootstrap list, and they are the only peers this node
- * ever dials. It announces nothing, runs no DHT and no identify, and the relays it
+ * The entry relays (the client's guards) are a small set chosen at random from the
+ * bootstrap list and, given a `guardFile`, kept across restarts for 30–60 days each
+ * (entry-guards.ts); they are the only peers this node ever dials. It announces nothing, runs no DHT and no identify, and the relays it
  * talks to learn only a throwaway peer id.
  * Must never: dial a relay that is not an entry relay; reuse a peer id across starts.
  */
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
+import { loadEntryState, saveEntryState, selectEntries } from './entry-guards.ts'
 import {
   createClientHost, ephemeralIdentity, Directory, fetchDirectory, peerIdOfAddr, shuffled, secureRng, systemClock, silentLog,
   InvalidDescriptorError, OverlayConfigError, OverlayNetworkError, DIR_PROTOCOL,
@@ -32,6 +33,13 @@ export interface ClientNodeOptions {
   /** A descriptor counts as confirmed when this many entry relays served it. */
   confirmations?: number
   subnetRules?: boolean
+  /**
+   * Where the entry relays are persisted (`dataDir/guards.json`): kept across restarts as
+   * Tor keeps its guards. Absent: drawn afresh on every start (tests, throwaway clients).
+   */
+  guardFile?: string
+  /** How long an entry relay is kept (default ENTRY_LIFETIME; testnets pass TESTNET_ENTRY_LIFETIME). */
+  entryLifetime?: { minMs: number, maxMs: number }
   /** Give up on the directory after this long. */
   timeoutMs?: number
   clock?: Clock
@@ -66,7 +74,21 @@ export async function startClientNode (opts: ClientNodeOptions): Promise<ClientN
     boots.push({ peerId: peerIdFromString(id), addr })
   }
   if (boots.length === 0) throw new OverlayNetworkError('no bootstrap peers')
-  const entries = shuffled(boots, rng).slice(0, entryCount)
+  let entries: Array<{ peerId: PeerId, addr: Multiaddr }>
+  if (opts.guardFile === undefined) {
+    entries = shuffled(boots, rng).slice(0, entryCount)
+  } else {
+    const file = opts.guardFile
+    const previous = await loadEntryState(file, (reason) => { log.warn('ignoring the saved entry relays', { file, reason }) })
+    const pick = selectEntries(previous, boots.map(b => b.peerId.toString()), entryCount, clock.now(), rng, opts.entryLifetime)
+    entries = pick.chosen.map(id => boots.find(b => b.peerId.toString() === id)).filter(b => b !== undefined)
+    if (pick.changed) {
+      try { await saveEntryState(file, pick.state) } catch (err) {
+        log.warn('could not save the entry relays', { file, error: err instanceof Error ? err.message : String(err) })
+      }
+    }
+    log.info('entry relays', { kept: pick.kept, new: pick.chosen.length - pick.kept })
+  }
   const host = await createClientHost({ privateKey: await ephemeralIdentity() })
   await host.start()
   const directory = new Directory({ clock, subnetRules: opts.subnetRules })

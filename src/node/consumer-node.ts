@@ -30,6 +30,7 @@ import {
   ensureDir, isErrno, observeSecret, OverlayConfigError, removeStaleTempFiles, secureRng, systemClock, writeFileAtomic, type Clock, type Log
 } from '../overlay/index.ts'
 import { startClientNode, type ClientNode } from './client.ts'
+import { ENTRY_LIFETIME, TESTNET_ENTRY_LIFETIME } from './entry-guards.ts'
 import { attachCircuits, type ClientCircuits } from './onion-glue.ts'
 import { hiddenNetwork, registryClient, relayIdOf } from './registry-glue.ts'
 import { HiddenClient } from '../registry/hidden-client.ts'
@@ -73,6 +74,8 @@ export interface ConsumerNodeOptions {
   readonly params?: RegistryParams
   /** Entry relays (default 3). */
   readonly entryCount?: number
+  /** Keep the entry relays across restarts in this file (`dataDir/guards.json`, ENTRY_STATE_FILE). */
+  readonly guardFile?: string
   readonly readyTimeoutMs?: number
   readonly clock?: Clock
   readonly log?: Log
@@ -188,7 +191,9 @@ export async function startConsumerNode (opts: ConsumerNodeOptions): Promise<Con
     timeoutMs: opts.readyTimeoutMs,
     subnetRules: opts.singleAddress !== true,
     clock,
-    log: opts.log
+    log: opts.log,
+    guardFile: opts.guardFile,
+    entryLifetime: testnet ? TESTNET_ENTRY_LIFETIME : ENTRY_LIFETIME
   })
   let circuits: ClientCircuits
   try {

@@ -41,6 +41,7 @@ import {
 } from '../overlay/index.ts'
 import { startRelayNode, type RelayNode } from './relay.ts'
 import { startClientNode, type ClientNode } from './client.ts'
+import { ENTRY_LIFETIME, ENTRY_STATE_FILE, TESTNET_ENTRY_LIFETIME } from './entry-guards.ts'
 import { attachCircuits, attachOnionRelay, onionLinkHooks, type ClientCircuits, type OnionRelay } from './onion-glue.ts'
 import { attachRegistryRelay, hiddenNetwork, registryClient, registryDhtNamespaces, servePublicProvider, type RegistryRelay } from './registry-glue.ts'
 import { HiddenService } from '../registry/hidden-service.ts'
@@ -486,7 +487,9 @@ export async function startProviderNode (opts: ProviderNodeOptions): Promise<Pro
       timeoutMs: opts.readyTimeoutMs,
       clock,
       log: opts.log,
-      subnetRules: opts.singleAddress !== true
+      subnetRules: opts.singleAddress !== true,
+      guardFile: join(opts.dataDir, ENTRY_STATE_FILE),
+      entryLifetime: testnet ? TESTNET_ENTRY_LIFETIME : ENTRY_LIFETIME
     })
     await client.ready
     circuits = await attachCircuits(client, { startManager: false, confirmations })

@@ -2,6 +2,7 @@
  * `veil bridge`: a local MCP server on the overlay, until SIGINT/SIGTERM (or, in stdio
  * mode, until the client closes stdin). In stdio mode stdout carries MCP only.
  */
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { CommandContext } from '../command.ts'
 import type { ResolvedOptions } from '../config.ts'
@@ -10,6 +11,7 @@ import { startOverlayBridge, type BridgeEvent, type RunningOverlayBridge } from 
 import { announceNetwork, chooseNetwork, overlayErrorToCli, parseProviderRef, profileOf } from './bridge-flags.ts'
 import { waitForStop } from './node-glue.ts'
 import { loadClientAuth } from '../../node/consumer-node.ts'
+import { ENTRY_STATE_FILE } from '../../node/entry-guards.ts'
 
 /** The `veil` entry script, absolute (Claude Desktop starts servers with its own PATH and cwd). */
 export const VEIL_BIN = fileURLToPath(new URL('../../../bin/veil.js', import.meta.url))
@@ -56,7 +58,7 @@ export async function runBridge (opts: ResolvedOptions, ctx: CommandContext): Pr
       bootstrap: choice.peers,
       testnet: choice.isTestnet,
       singleAddress: choice.singleAddress,
-      consumer: { log, clientAuth: (await loadClientAuth(ctx.dataDir))?.key },
+      consumer: { log, clientAuth: (await loadClientAuth(ctx.dataDir))?.key, guardFile: join(ctx.dataDir, ENTRY_STATE_FILE) },
       providers: configs,
       dataDir: ctx.dataDir,
       profile: profileOf(opts),
