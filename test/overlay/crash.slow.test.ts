@@ -22,6 +22,7 @@ import { controlRequest } from '../../src/node/control.ts'
 import { startTestnet } from '../../src/node/testnet.ts'
 import { PROVIDER_KEY_FILE, PROVIDER_KEY_LEN } from '../../src/node/provider-node.ts'
 import { ProviderIdentity } from '../../src/registry/identity.ts'
+import { ENTRY_STATE_FILE, parseEntryState } from '../../src/node/entry-guards.ts'
 import { ED25519_SEED_LEN } from '../../src/registry/constants.ts'
 import { tempHome } from './helpers.ts'
 
@@ -125,6 +126,7 @@ describe('crash safety', { timeout: 180_000 }, () => {
       const names = await readdir(dir)
       if (names.includes('format.json')) expect(JSON.parse(await readFile(join(dir, 'format.json'), 'utf8'))).toEqual({ format: 1 })
       if (names.includes('identity.key')) privateKeyFromProtobuf(await readFile(join(dir, 'identity.key')))
+      if (names.includes(ENTRY_STATE_FILE)) expect(parseEntryState(JSON.parse(await readFile(join(dir, ENTRY_STATE_FILE), 'utf8'))).state).toBeDefined()
       if (existsSync(join(dir, 'onion'))) {
         for (const n of (await readdir(join(dir, 'onion'))).filter(n => n.endsWith('.key'))) expect((await readFile(join(dir, 'onion', n))).length).toBe(32)
       }
@@ -136,6 +138,8 @@ describe('crash safety', { timeout: 180_000 }, () => {
     /** A watch event for a temp file that exists now: one being written (not a stale one being removed). */
     const beingWritten = (name: string | null): boolean => typeof name === 'string' && TEMP_FILE.test(name) && existsSync(join(dir, name))
     const running: ChildProcess[] = []
+    /** The files a provider's first start writes, as the watcher names their temp files. */
+    const KINDS = ['.format.json', '.provider.key', '.identity.key', 'onion/.N.key', '.guards.json']
     let killedWriting = 0
     try {
       // 1. first start: killed as each temp file appears, until a start gets through
@@ -144,7 +148,7 @@ describe('crash safety', { timeout: 180_000 }, () => {
       // A write can finish before the watcher's callback sees its temp file: a start that got
       // through without a kill at every kind leaves the files it wrote checked and is wiped, and
       // the next start is a first start again (a fresh identity), until every kind was caught.
-      for (let round = 0; (address === undefined || killedOn.size < 4) && round < 12; round++) {
+      for (let round = 0; (address === undefined || killedOn.size < KINDS.length) && round < 14; round++) {
         if (address !== undefined) {
           for (const n of await readdir(dir)) await rm(join(dir, n), { recursive: true, force: true })
           await mkdir(join(dir, 'onion'), { mode: 0o700 })
@@ -153,7 +157,7 @@ describe('crash safety', { timeout: 180_000 }, () => {
         const p = start()
         running.push(p.child)
         const watcher = watch(dir, { recursive: true }, (_event, name) => {
-          // once per kind of file (format.json, provider.key, identity.key, onion/N.key), so each start gets further
+          // once per kind of file (KINDS), so each start gets further
           const kind = typeof name === 'string' ? name.replace(/\.[0-9a-f]{12}\.tmp$/, '').replace(/\d+/g, 'N') : ''
           if (beingWritten(name) && !killedOn.has(kind)) { killedOn.add(kind); killedWriting++; void kill(p.child, 'SIGKILL') }
         })
@@ -165,8 +169,8 @@ describe('crash safety', { timeout: 180_000 }, () => {
         if (address !== undefined && onDisk !== undefined) expect(onDisk).toBe(address)
       }
       expect(address, 'a start got through').toMatch(/^[a-z2-7]{108}$/)
-      // format.json, provider.key, identity.key, onion/N.key: a start died writing each
-      expect([...killedOn].sort()).toEqual(['.format.json', '.provider.key', '.identity.key', 'onion/.N.key'].sort())
+      // format.json, provider.key, identity.key, onion/N.key, guards.json: a start died writing each
+      expect([...killedOn].sort()).toEqual([...KINDS].sort())
       // 2. running: onion keys rotated as fast as it answers; killed mid-write (at a temp file) after a varying delay
       let relayId: string | undefined
       for (let round = 0; round < 4; round++) {
