@@ -21,7 +21,8 @@
  * network figures are plain percentiles over the whole run.
  * Last line: {"bench":"circuits","hops":3,"build_p50_ms":…,…,"creates_per_s":…,"commit":…,"node":…,"cpus":…}
  * Env: VEIL_BENCH_BUILDS (default 200), VEIL_BENCH_RTTS (default 500), VEIL_BENCH_MB (default 16),
- * VEIL_BENCH_CREATES (default 2400).
+ * VEIL_BENCH_CREATES (default 2400); VEIL_BENCH_CPU_PROFILE=DIR writes one V8 CPU profile
+ * per network phase (rtt.cpuprofile, tput.cpuprofile) there, for finding where time goes.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -35,6 +36,24 @@ import {
   CGO_STATE_SEED_LEN, CIRC_ID_HIGH_BIT, HANDSHAKE_TYPE_HYBRID_NTOR_V1, RELAY_ID_LEN, type LinkLike, type OnionStream
 } from '../src/onion/index.ts'
 import { percentile, report, round } from './common.ts'
+import { Session } from 'node:inspector/promises'
+import { writeFile } from 'node:fs/promises'
+
+const PROFILE_DIR = process.env.VEIL_BENCH_CPU_PROFILE
+/** Profile `fn` into PROFILE_DIR/NAME.cpuprofile when VEIL_BENCH_CPU_PROFILE is set. */
+async function profiled<T> (name: string, fn: () => Promise<T>): Promise<T> {
+  if (PROFILE_DIR === undefined) return await fn()
+  const session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.setSamplingInterval', { interval: 100 })
+  await session.post('Profiler.start')
+  try { return await fn() } finally {
+    const { profile } = await session.post('Profiler.stop')
+    await writeFile(join(PROFILE_DIR, `${name}.cpuprofile`), JSON.stringify(profile))
+    session.disconnect()
+  }
+}
 
 const BUILDS = Number(process.env.VEIL_BENCH_BUILDS ?? 200)
 const RTTS = Number(process.env.VEIL_BENCH_RTTS ?? 500)
@@ -208,16 +227,18 @@ try {
       await sendAll(raw, msg); await rawIn.bytes(RTT_MSG)
     }
     // interleaved, so both see the same machine load
-    for (let i = 0; i < RTTS; i++) {
-      let t0 = performance.now()
-      await echo.send(msg)
-      await echo.read()
-      rtts.push(performance.now() - t0)
-      t0 = performance.now()
-      await sendAll(raw, msg)
-      await rawIn.bytes(RTT_MSG)
-      rawRtts.push(performance.now() - t0)
-    }
+    await profiled('rtt', async () => {
+      for (let i = 0; i < RTTS; i++) {
+        let t0 = performance.now()
+        await echo.send(msg)
+        await echo.read()
+        rtts.push(performance.now() - t0)
+        t0 = performance.now()
+        await sendAll(raw, msg)
+        await rawIn.bytes(RTT_MSG)
+        rawRtts.push(performance.now() - t0)
+      }
+    })
     await raw.close()
     const r = sorted(rtts)
     const rr = sorted(rawRtts)
@@ -254,7 +275,7 @@ try {
     }
     await rawRun() // warm-up
     const rawTput = Math.max(await rawRun(), await rawRun())
-    const tput = Math.max(await circuitRun(), await circuitRun())
+    const tput = await profiled('tput', async () => Math.max(await circuitRun(), await circuitRun()))
     log(`${round(TOTAL / 1e6)} MB one way in 16 KB writes: circuit ${round(tput)} MB/s, raw stream ${round(rawTput)} MB/s`)
     c.destroy()
 
