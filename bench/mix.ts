@@ -270,6 +270,7 @@ async function main (): Promise<void> {
     for (const profile of PROFILE_NAMES) results[profile] = await phase(profile, clients, id, (c) => c.circuits.mix)
     // the preset paranoid's cover circuits would run on under the next phase
     for (const c of clients) c.circuits.mix.stop()
+    await until(() => clients.every(c => c.circuits.mix.stats().coverCircuits.paranoid === 0), 10_000, 'the preset paranoid cover circuits to close')
     // paranoid with a lighter local override (λ = 10/s, loops 1/s): the same attack with
     // less client load on the shared event loop (an extra figure, not the preset)
     const light = clients.map(c => new ClientMix({ clock: systemClock, rng: secureRng, timer: systemTimer, overrides: LIGHT, isGuard: (r) => r === id(c.guard), buildCover: c.buildCover }))
@@ -336,6 +337,7 @@ async function phase (profile: ProfileName, clients: Client[], id: (i: number) =
     far: pairs.map(([r, l]) => ({ out: observed.get(`r${r}>${id(l)}`) ?? [], in: observed.get(`r${l}>${id(r)}`) ?? [] })),
     answer: clients.map(c => pairs.findIndex(([r, l]) => r === c.middle && l === c.last))
   }
+  if (flows.answer.includes(-1)) throw new Error('a client\'s own far-end link carried no cell: the phase did not run')
   const byVariant = VARIANTS.map(v => ({ v, ...attack(flows, start, PHASE_S * 1000, v) }))
   // the adversary's choice, made without the answer: its most confident variant
   const chosen = byVariant.reduce((a, b) => b.confidence > a.confidence ? b : a)

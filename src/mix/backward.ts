@@ -9,17 +9,20 @@
  * client's send stream (cover.ts) does the same for the other direction.
  *
  * One timer per relay (the earliest slot over all lanes, from a binary heap), not one per
- * circuit. Each lane's queue is bounded (laneLimit); a cell past it is refused, counted and
- * reported, and the caller destroys that circuit (under CGO a circuit missing a cell cannot
- * continue). Ordering: a lane's cells leave in the order offered, and a filler is sent
- * only when its lane's queue is empty, so the hop's CGO chain sees cells in order.
+ * circuit. Bounded: each lane's queue (laneLimit), the cells queued over all lanes
+ * (capacity) and the number of lanes (maxLanes). A cell past a bound is dropped, counted and
+ * reported (onDrop), as the delay scheduler does: the circuit's next cell then fails CGO at
+ * the client, which destroys the circuit. A lane past maxLanes is not opened (`open`
+ * returns false: the caller refuses the circuit). Ordering: a lane's cells leave in the
+ * order offered, and a filler is sent only when its lane's queue is empty, so the hop's
+ * CGO chain sees cells in order.
  *
  * Not here: which circuits get a lane (mix-glue opens one when a circuit announces a
  * profile with a rate at its last hop), building the filler cell (the onion layer).
  * Clock, Rng and Timer are injected: sim/ and tests run this code on virtual time.
  */
 import type { Clock, Rng } from '../overlay/clock.ts'
-import { DEFAULT_LANE_LIMIT } from './constants.ts'
+import { DEFAULT_LANE_LIMIT, DEFAULT_SCHEDULER_CAPACITY } from './constants.ts'
 import { DEFAULT_MAX_BURST, PoissonProcess } from './cover.ts'
 import { MixCallerError } from './errors.ts'
 import { DeadlineTimer, type Timer } from './timer.ts'
@@ -33,8 +36,14 @@ export interface LastHopStreamsOptions<K> {
   filler: (key: K) => boolean
   /** Cells queued per lane at most (default DEFAULT_LANE_LIMIT). */
   laneLimit?: number
+  /** Cells queued over all lanes at most (default DEFAULT_SCHEDULER_CAPACITY). */
+  capacity?: number
+  /** Lanes (paranoid circuits ending here) at most (default DEFAULT_MAX_BACKWARD_LANES). */
+  maxLanes?: number
   /** A cell refused because its lane was full. */
   onDrop?: (key: K) => void
+  /** Told about an exception from a cell's `send` or the filler (counted; the stream goes on). */
+  onSendError?: (err: unknown, key: K) => void
   /** Slots emitted per lane per timer firing at most (after a clock jump the rest are skipped). */
   maxBurst?: number
 }
@@ -45,10 +54,14 @@ export interface LastHopStreamsStats {
   sent: number
   /** Fillers sent in empty slots. */
   fillers: number
-  /** Cells refused (lane full). */
+  /** Cells refused (a lane or the capacity full). */
   dropped: number
+  /** Lanes refused (maxLanes reached). */
+  lanesRefused: number
   /** Slots skipped after a clock jump. */
   skipped: number
+  /** Sends or fillers that threw. */
+  sendErrors: number
   queued: number
 }
 
@@ -59,10 +72,16 @@ interface Lane<K> {
   open: boolean
 }
 
+/** Paranoid circuits one relay shapes at most: each costs μ cells/s toward its client. */
+export const DEFAULT_MAX_BACKWARD_LANES = 4096
+
 export class LastHopStreams<K> {
   readonly #o: LastHopStreamsOptions<K>
   readonly #laneLimit: number
+  readonly #capacity: number
+  readonly #maxLanes: number
   readonly #maxBurst: number
+  #queued = 0
   readonly #lanes = new Map<K, Lane<K>>()
   /** Min-heap of (slot time, lane); an entry is stale when its lane closed or moved on. */
   readonly #heap: Array<{ t: number, lane: Lane<K> }> = []
@@ -70,24 +89,29 @@ export class LastHopStreams<K> {
   /** The lane whose filler is being originated: its cell goes out at once. */
   #filling: K | undefined
   #stopped = false
-  #stats = { sent: 0, fillers: 0, dropped: 0, skipped: 0 }
+  #stats = { sent: 0, fillers: 0, dropped: 0, skipped: 0, lanesRefused: 0, sendErrors: 0 }
 
   constructor (o: LastHopStreamsOptions<K>) {
     this.#o = o
     this.#laneLimit = o.laneLimit ?? DEFAULT_LANE_LIMIT
+    this.#capacity = o.capacity ?? DEFAULT_SCHEDULER_CAPACITY
+    this.#maxLanes = o.maxLanes ?? DEFAULT_MAX_BACKWARD_LANES
     this.#maxBurst = o.maxBurst ?? DEFAULT_MAX_BURST
     this.#timer = new DeadlineTimer(o.clock, o.timer, () => { this.#fire() })
     if (!Number.isInteger(this.#laneLimit) || this.#laneLimit < 1) throw new MixCallerError(`laneLimit must be a positive integer, got ${this.#laneLimit}`)
   }
 
-  /** Start circuit `key`'s backward stream at `ratePerSec` (> 0). A second call is ignored. */
-  open (key: K, ratePerSec: number): void {
-    if (this.#stopped || this.#lanes.has(key)) return
+  /** Start circuit `key`'s backward stream at `ratePerSec` (> 0). A second call is ignored. False when maxLanes are open. */
+  open (key: K, ratePerSec: number): boolean {
+    if (this.#stopped) return false
+    if (this.#lanes.has(key)) return true
     if (!(ratePerSec > 0)) throw new MixCallerError(`backward stream rate must be > 0, got ${ratePerSec}`)
+    if (this.#lanes.size >= this.#maxLanes) { this.#stats.lanesRefused++; return false }
     const lane: Lane<K> = { key, slots: new PoissonProcess(ratePerSec, this.#o.rng, this.#o.clock.now()), queue: [], open: true }
     this.#lanes.set(key, lane)
     this.#push(lane)
     this.#arm()
+    return true
   }
 
   has (key: K): boolean { return this.#lanes.has(key) }
@@ -99,12 +123,13 @@ export class LastHopStreams<K> {
   offer (key: K, send: () => void): boolean {
     const lane = this.#lanes.get(key)
     if (lane === undefined || this.#filling === key) { send(); return true }
-    if (lane.queue.length >= this.#laneLimit) {
+    if (lane.queue.length >= this.#laneLimit || this.#queued >= this.#capacity) {
       this.#stats.dropped++
       this.#o.onDrop?.(key)
       return false
     }
     lane.queue.push(send)
+    this.#queued++
     return true
   }
 
@@ -113,6 +138,7 @@ export class LastHopStreams<K> {
     const lane = this.#lanes.get(key)
     if (lane === undefined) return
     lane.open = false
+    this.#queued -= lane.queue.length
     lane.queue.length = 0
     this.#lanes.delete(key)
   }
@@ -125,9 +151,7 @@ export class LastHopStreams<K> {
   }
 
   stats (): LastHopStreamsStats {
-    let queued = 0
-    for (const l of this.#lanes.values()) queued += l.queue.length
-    return { ...this.#stats, lanes: this.#lanes.size, queued }
+    return { ...this.#stats, lanes: this.#lanes.size, queued: this.#queued }
   }
 
   /** Run every slot due at or before `now` (the timer calls this; tests may too). */
@@ -136,27 +160,37 @@ export class LastHopStreams<K> {
       const { t, lane } = this.#pop()
       if (!lane.open || lane.slots.next !== t) continue
       let n = 0
-      while (lane.open && lane.slots.next <= now) {
-        lane.slots.advance()
-        if (n++ >= this.#maxBurst) { this.#stats.skipped++; continue }
-        this.#slot(lane)
+      try {
+        while (lane.open && lane.slots.next <= now) {
+          lane.slots.advance()
+          if (n++ >= this.#maxBurst) { this.#stats.skipped++; continue }
+          this.#slot(lane)
+        }
+      } finally {
+        // (a throwing send must not strand the lane: it stays scheduled)
+        if (lane.open) this.#push(lane)
       }
-      if (lane.open) this.#push(lane)
     }
   }
 
   #slot (lane: Lane<K>): void {
     const send = lane.queue.shift()
     if (send !== undefined) {
+      this.#queued--
       this.#stats.sent++
-      send()
+      try { send() } catch (err) { this.#sendError(err, lane.key) }
       return
     }
     this.#filling = lane.key
     let ok = false
-    try { ok = this.#o.filler(lane.key) } finally { this.#filling = undefined }
+    try { ok = this.#o.filler(lane.key) } catch (err) { this.#sendError(err, lane.key); return } finally { this.#filling = undefined }
     if (ok) this.#stats.fillers++
     else this.close(lane.key)
+  }
+
+  #sendError (err: unknown, key: K): void {
+    this.#stats.sendErrors++
+    this.#o.onSendError?.(err, key)
   }
 
   #arm (): void {

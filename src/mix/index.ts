@@ -68,7 +68,7 @@ export {
   DEFAULT_MAX_BURST, PoissonProcess, CoverTraffic, SendStream, SpreadStream, type CoverKind, type CoverEmission, type CoverStats,
   type StreamEmission, type OfferResult, type SendStreamStats, type SpreadEmission, type SpreadStreamStats
 } from './cover.ts'
-export { LastHopStreams, type LastHopStreamsOptions, type LastHopStreamsStats } from './backward.ts'
+export { LastHopStreams, DEFAULT_MAX_BACKWARD_LANES, type LastHopStreamsOptions, type LastHopStreamsStats } from './backward.ts'
 export { type RelayId, type LoopStats, type LoopTrackerOptions, LoopTracker } from './loops.ts'
 export {
   type ForwardScheduler, type DropReason, laneReleaseTime, type MixSchedulerOptions, type MixSchedulerStats, MixScheduler, TimerDriver

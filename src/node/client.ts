@@ -17,7 +17,7 @@
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
-import { loadEntryState, saveEntryState, selectEntries } from './entry-guards.ts'
+import { ENTRY_PROBE_TIMEOUT_MS, loadEntryState, saveEntryState, selectEntries } from './entry-guards.ts'
 import {
   createClientHost, ephemeralIdentity, Directory, fetchDirectory, peerIdOfAddr, shuffled, secureRng, systemClock, silentLog,
   InvalidDescriptorError, OverlayConfigError, OverlayNetworkError, DIR_PROTOCOL,
@@ -40,6 +40,11 @@ export interface ClientNodeOptions {
   guardFile?: string
   /** How long an entry relay is kept (default ENTRY_LIFETIME; testnets pass TESTNET_ENTRY_LIFETIME). */
   entryLifetime?: { minMs: number, maxMs: number }
+  /**
+   * A saved entry relay that does not answer a dial within this long at start is replaced
+   * (default ENTRY_PROBE_TIMEOUT_MS): a dead guard must not keep a client from starting.
+   */
+  entryProbeTimeoutMs?: number
   /** Give up on the directory after this long. */
   timeoutMs?: number
   clock?: Clock
@@ -74,14 +79,32 @@ export async function startClientNode (opts: ClientNodeOptions): Promise<ClientN
     boots.push({ peerId: peerIdFromString(id), addr })
   }
   if (boots.length === 0) throw new OverlayNetworkError('no bootstrap peers')
+  const host = await createClientHost({ privateKey: await ephemeralIdentity() })
+  await host.start()
   let entries: Array<{ peerId: PeerId, addr: Multiaddr }>
   if (opts.guardFile === undefined) {
     entries = shuffled(boots, rng).slice(0, entryCount)
   } else {
     const file = opts.guardFile
+    const offered = boots.map(b => b.peerId.toString())
+    const byId = (id: string): { peerId: PeerId, addr: Multiaddr } | undefined => boots.find(b => b.peerId.toString() === id)
     const previous = await loadEntryState(file, (reason) => { log.warn('ignoring the saved entry relays', { file, reason }) })
-    const pick = selectEntries(previous, boots.map(b => b.peerId.toString()), entryCount, clock.now(), rng, opts.entryLifetime)
-    entries = pick.chosen.map(id => boots.find(b => b.peerId.toString() === id)).filter(b => b !== undefined)
+    let pick = selectEntries(previous, offered, entryCount, clock.now(), rng, opts.entryLifetime)
+    // saved entries that do not answer now are replaced (Tor moves on to its next guard)
+    const saved = pick.chosen.slice(0, pick.kept)
+    const probeMs = opts.entryProbeTimeoutMs ?? ENTRY_PROBE_TIMEOUT_MS
+    const dead = (await Promise.all(saved.map(async id => {
+      const b = byId(id)
+      if (b === undefined) return id
+      try { await host.dial(b.addr, { signal: AbortSignal.timeout(probeMs) }); return undefined } catch { return id }
+    }))).filter((id): id is string => id !== undefined)
+    if (dead.length > 0) {
+      log.warn('saved entry relays did not answer: replaced', { count: dead.length })
+      const alive = pick.state.entries.filter(e => !dead.includes(e.id))
+      pick = selectEntries({ ...pick.state, entries: alive }, offered.filter(id => !dead.includes(id)), entryCount, clock.now(), rng, opts.entryLifetime)
+      pick = { ...pick, changed: true }
+    }
+    entries = pick.chosen.map(byId).filter(b => b !== undefined)
     if (pick.changed) {
       try { await saveEntryState(file, pick.state) } catch (err) {
         log.warn('could not save the entry relays', { file, error: err instanceof Error ? err.message : String(err) })
@@ -89,8 +112,6 @@ export async function startClientNode (opts: ClientNodeOptions): Promise<ClientN
     }
     log.info('entry relays', { kept: pick.kept, new: pick.chosen.length - pick.kept })
   }
-  const host = await createClientHost({ privateKey: await ephemeralIdentity() })
-  await host.start()
   const directory = new Directory({ clock, subnetRules: opts.subnetRules })
   const entryIds = new Set(entries.map(e => e.peerId.toString()))
 

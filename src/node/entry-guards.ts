@@ -5,7 +5,9 @@
  * enough sees everything the client does. So the choice is persisted (`guards.json` in
  * the data dir, 0600, written atomically) and kept for a random 30–60 days each (Tor's
  * GUARD_LIFETIME; minutes in testnet mode), as long as the relay is still in the
- * bootstrap list. Missing entries are drawn at random from the bootstrap list.
+ * bootstrap list and answers at start (client.ts probes saved entries and replaces those
+ * that do not: a dead guard must not keep a client from starting). Missing entries are
+ * drawn at random from the bootstrap list.
  *
  *   const { chosen, state, changed } = selectEntries(await loadEntryState(file, log), bootIds, 3, now, rng, lifetime)
  *   if (changed) await saveEntryState(file, state)
@@ -30,6 +32,8 @@ const MAX_ENTRIES = 16
 const DAY = 86_400_000
 /** Tor's GUARD_LIFETIME: a guard is kept 30–60 days (uniform), then replaced. */
 export const ENTRY_LIFETIME = { minMs: 30 * DAY, maxMs: 60 * DAY } as const
+/** A saved entry relay that does not answer a dial this fast at start is replaced. */
+export const ENTRY_PROBE_TIMEOUT_MS = 5_000
 /** The same, shortened for testnets (guard rotation must be observable in a test run). */
 export const TESTNET_ENTRY_LIFETIME = { minMs: 30 * 60_000, maxMs: 60 * 60_000 } as const
 
@@ -64,7 +68,8 @@ export function selectEntries (
   lifetime: { minMs: number, maxMs: number } = ENTRY_LIFETIME
 ): { chosen: string[], state: EntryState, changed: boolean, kept: number } {
   const offeredSet = new Set(offered)
-  const kept = (previous?.entries ?? []).filter(e => offeredSet.has(e.id) && e.expiresAt > now && e.addedAt <= now).slice(0, count)
+  // (an entry "added in the future" means the clock went back: it is kept, not churned)
+  const kept = (previous?.entries ?? []).filter(e => offeredSet.has(e.id) && e.expiresAt > now).slice(0, count)
   const entries: EntryRecord[] = [...kept]
   const have = new Set(kept.map(e => e.id))
   for (const id of shuffled(offered.filter(x => !have.has(x)), rng)) {

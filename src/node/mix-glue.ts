@@ -139,7 +139,11 @@ export function relayMixer (opts: RelayMixOptions): RelayMixer {
         }
         profiles.set(ctx.circuitKey, id)
         const rate = table.get(id)?.lastHopRatePerSec ?? 0
-        if (ctx.lastHop && rate > 0 && filler !== undefined) backward.open(ctx.circuitKey, rate)
+        if (ctx.lastHop && rate > 0 && filler !== undefined && !backward.open(ctx.circuitKey, rate)) {
+          // as many paranoid circuits end here as this relay shapes: refuse this one (destroyed
+          // as a local failure, not counted against the peer: it did nothing wrong)
+          throw new Error('too many paranoid circuits end at this relay')
+        }
       })
       commands.register(RELAY_LOOP, (ctx, cell) => {
         if (!ctx.lastHop) throw new CircuitProtocolError('LOOP at a hop that is not the last')
@@ -267,8 +271,10 @@ export interface ClientMixOptions {
 
 /** Cover circuits rotate as the circuit manager's circuits do, so age does not tell them apart. */
 export const DEFAULT_COVER_MAX_AGE_MS = 10 * 60_000
-/** After a failed cover-circuit build, wait this long before the next. */
+/** After a failed cover-circuit build (or one that closed within COVER_MIN_LIFE_MS), wait this long before the next. */
 const COVER_RETRY_MS = 5_000
+/** A cover circuit that closes sooner than this after its build counts as a failed build (no rebuild loop). */
+const COVER_MIN_LIFE_MS = 10_000
 const COVER_BUILD_TIMEOUT_MS = 30_000
 
 export interface ClientMixStats {
@@ -331,6 +337,8 @@ class ProfileCover {
   }
 
   get coverOpen (): number { return this.circuits.filter(c => c.cover && c.open).length }
+  /** Open cover circuits not waiting for their replacement. */
+  get #coverKept (): number { return this.circuits.filter(c => c.cover && c.open && !c.retiring).length }
 
   /** Queue a real cell for one of its circuit's slots; false when that circuit's queue is full. */
   offer (q: Queued): boolean {
@@ -345,7 +353,19 @@ class ProfileCover {
     const i = this.circuits.indexOf(cm)
     if (i >= 0) this.circuits.splice(i, 1)
     this.stream?.dropLane(cm)
-    if (cm.cover) this.#ensureCover()
+    if (!cm.cover) return
+    // a cover circuit that died young is a failed build: no rebuild loop at build speed
+    if (!cm.retiring && this.#o.clock.now() - cm.createdAt < COVER_MIN_LIFE_MS) {
+      this.coverBuilds.failed++
+      this.#retryAt = this.#o.clock.now() + COVER_RETRY_MS
+    }
+    this.#ensureCover()
+  }
+
+  /** A new cover circuit is ready: one that waited for its replacement may go now. */
+  coverAdded (): void {
+    const old = this.circuits.find(c => c.cover && c.open && c.retiring)
+    old?.retire()
   }
 
   /** Keep `coverCircuits` cover circuits open (paranoid), building one at a time. */
@@ -353,7 +373,7 @@ class ProfileCover {
     const want = this.stream === undefined ? 0 : this.profile.client.coverCircuits
     const build = this.#o.buildCover
     if (this.#stopped || build === undefined || want === 0) return
-    if (this.#building > 0 || this.coverOpen >= want) return
+    if (this.#building > 0 || this.#coverKept >= want) return
     if (this.#o.clock.now() < this.#retryAt) return // the timer comes back for it
     this.#building++
     void (async () => {
@@ -395,11 +415,18 @@ class ProfileCover {
 
   #fire (): void {
     if (this.#stopped) return
+    try { this.#run() } finally { this.arm() }
+  }
+
+  #run (): void {
     const now = this.#o.clock.now()
     this.#loops.expire(now)
-    // cover circuits rotate by age, as call circuits do
-    const maxAge = this.#o.coverMaxAgeMs ?? DEFAULT_COVER_MAX_AGE_MS
-    for (const c of this.circuits) if (c.cover && c.open && now - c.createdAt >= maxAge) c.retire()
+    // cover circuits rotate by age, as call circuits do: each at its own (jittered) age, one
+    // at a time, and only once its replacement is open — the slots stay spread over six
+    if (!this.circuits.some(c => c.cover && c.retiring)) {
+      const old = this.circuits.find(c => c.cover && c.open && now - c.createdAt >= c.maxAgeMs)
+      if (old !== undefined) old.retiring = true
+    }
     for (const e of this.cover?.takeDue(now) ?? []) {
       const c = this.#pick()
       if (c === undefined) { this.idleSkipped++; continue }
@@ -414,7 +441,6 @@ class ProfileCover {
       }
     }
     this.#ensureCover()
-    this.arm()
   }
 
   stop (): void {
@@ -422,7 +448,8 @@ class ProfileCover {
     this.#timer.cancel()
     this.#abort.abort()
     this.stream?.drain()
-    for (const c of this.circuits) if (c.cover) c.retire()
+    // (retiring a circuit removes it from this.circuits: iterate over a copy)
+    for (const c of [...this.circuits]) if (c.cover) c.retire()
   }
 }
 
@@ -485,6 +512,7 @@ export class ClientMix {
     const cm = new CircuitMix(circuit, pc.profile, this.#o, this.loops, this.#totals, pc, isCover)
     pc.circuits.push(cm)
     circuit.onClose(() => { pc.removed(cm) })
+    if (isCover) pc.coverAdded()
     pc.arm()
   }
 
@@ -523,6 +551,10 @@ class CircuitMix {
   readonly profile: MixProfile
   /** A cover circuit: carries only cover, never calls. */
   readonly cover: boolean
+  /** Cover circuits: its age limit, jittered in [½, 1] × coverMaxAgeMs so they do not all rotate at once. */
+  readonly maxAgeMs: number
+  /** A cover circuit past its age, waiting for its replacement to open. */
+  retiring = false
   readonly #c: Circuit
   readonly #o: ClientMixOptions
   readonly #loops: LoopTracker
@@ -537,6 +569,8 @@ class CircuitMix {
     this.#c = c
     this.profile = profile
     this.cover = isCover
+    const maxAge = o.coverMaxAgeMs ?? DEFAULT_COVER_MAX_AGE_MS
+    this.maxAgeMs = maxAge / 2 + o.rng.int(Math.max(1, Math.floor(maxAge / 2)))
     this.#o = o
     this.#loops = loops
     this.#totals = totals
@@ -566,7 +600,7 @@ class CircuitMix {
   /** A stream cell toward the last hop: padded per message, and through the stream in paranoid. */
   #outgoing (hop: number, command: number, streamId: number, data: Uint8Array): void {
     this.#totals.realCells++
-    this.#emit([hop, command, streamId, data])
+    if (!this.#emit([hop, command, streamId, data])) return
     if (command !== RelayCommand.DATA || this.profile.client.paddingBuckets === 'none') return
     let m = this.#msgLeft.get(streamId)
     if (m === undefined || m.left <= 0) {
@@ -583,15 +617,18 @@ class CircuitMix {
     const n = Math.min(m.cells, MAX_PADDED_CELLS)
     const pad = paddedCellCount(n, this.profile.client.paddingBuckets) - n
     for (let i = 0; i < pad; i++) {
+      if (!this.#emit([hop, RelayCommand.DROP, 0, EMPTY])) return
       this.#totals.paddingCells++
-      this.#emit([hop, RelayCommand.DROP, 0, EMPTY])
     }
   }
 
-  #emit (cell: RelayCellArgs): void {
-    if (this.#cover.stream === undefined) { this.#send(...cell); return }
+  /** Returns false when the circuit is (now) closed: the caller sends nothing more on it. */
+  #emit (cell: RelayCellArgs): boolean {
+    if (!this.open) return false
+    if (this.#cover.stream === undefined) { this.#send(...cell); return true }
     // flow control bounds what a circuit can queue well below the limit; past it the circuit is misused
-    if (!this.#cover.offer({ cm: this, cell })) this.#c.destroy()
+    if (!this.#cover.offer({ cm: this, cell })) { this.#c.destroy(); return false }
+    return true
   }
 
   /** Send a queued cell now (its stream slot came); dropped if the circuit closed meanwhile. */
@@ -602,6 +639,10 @@ class CircuitMix {
 
   loop (): void {
     if (!this.open) return
+    // with a backward stream at the last hop (paranoid), a loop reply waits behind any
+    // response being sent: a loop on a circuit carrying streams could time out and be
+    // blamed on honest relays — it goes as a drop instead (same cell on the wire)
+    if (this.#c.streamCount > 0 && this.#cover.stream !== undefined) { this.drop(); return }
     const id = this.#o.rng.bytes(LOOP_ID_LEN)
     try {
       this.#send(this.#c.hops - 1, RELAY_LOOP, 0, id)

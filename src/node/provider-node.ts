@@ -599,9 +599,11 @@ export async function startHiddenProviderNode (opts: HiddenProviderNodeOptions):
   const emit = (e: ProviderNodeEvent): void => { try { opts.onEvent?.(e) } catch { /* diagnostics only */ } }
   const id = await loadOrCreateProviderIdentity(opts.dataDir)
   const address = id.address.text
-  // one guard (vanguards-lite: the entry), confirmed directory from it
+  // one guard (vanguards-lite: the entry), confirmed directory from it; kept across restarts
   const client = await startClientNode({
-    bootstrap: opts.bootstrap, entryCount: 1, confirmations: 1, timeoutMs: opts.readyTimeoutMs, clock, log: opts.log, subnetRules: opts.singleAddress !== true
+    bootstrap: opts.bootstrap, entryCount: 1, confirmations: 1, timeoutMs: opts.readyTimeoutMs, clock, log: opts.log, subnetRules: opts.singleAddress !== true,
+    guardFile: join(opts.dataDir, ENTRY_STATE_FILE),
+    entryLifetime: opts.testnet === true ? TESTNET_ENTRY_LIFETIME : ENTRY_LIFETIME
   })
   let circuits: ClientCircuits | undefined
   let hidden: HiddenService | undefined

@@ -88,3 +88,35 @@ describe('LastHopStreams (paranoid backward stream)', () => {
     expect(timer.armed).toBe(0)
   })
 })
+
+describe('LastHopStreams bounds', () => {
+  it('refuses lanes past maxLanes and cells past the shared capacity; a throwing send does not strand its lane', () => {
+    const clock = new ManualClock(0)
+    const timer = new ManualTimer(clock)
+    const drops: string[] = []
+    let throwOnce = true
+    const sent: string[] = []
+    const s: LastHopStreams<string> = new LastHopStreams<string>({
+      clock, timer, rng: seededRng(8), maxLanes: 2, capacity: 3, laneLimit: 100,
+      filler: (k) => s.offer(k, () => { sent.push(`${k}:filler`) }),
+      onDrop: (k) => { drops.push(k) }
+    })
+    expect(s.open('a', 10)).toBe(true)
+    expect(s.open('b', 10)).toBe(true)
+    expect(s.open('c', 10)).toBe(false)
+    expect(s.stats().lanesRefused).toBe(1)
+    expect(s.offer('a', () => { if (throwOnce) { throwOnce = false; throw new Error('boom') } sent.push('a:1') })).toBe(true)
+    expect(s.offer('a', () => { sent.push('a:2') })).toBe(true)
+    expect(s.offer('b', () => { sent.push('b:1') })).toBe(true)
+    expect(s.offer('b', () => { sent.push('b:2') })).toBe(false) // capacity 3 over all lanes
+    expect(drops).toEqual(['b'])
+    // the first send throws: counted, and its lane keeps its slots
+    timer.advanceTo(20_000)
+    expect(s.stats().sendErrors).toBe(1)
+    expect(sent).toContain('a:2')
+    expect(sent).toContain('b:1')
+    expect(sent.filter(x => x === 'a:filler').length).toBeGreaterThan(50)
+    expect(s.stats().queued).toBe(0)
+    s.stop()
+  })
+})

@@ -1,19 +1,18 @@
 /**
  * Entry relays (guards) kept across restarts: the pure choice, the file, and a real
- * client node started twice on one guard file.
+ * client node restarted on one guard file (4 relays on loopback; one stopped).
  */
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { readFile, stat, writeFile } from 'node:fs/promises'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import {
   ENTRY_LIFETIME, ENTRY_STATE_FILE, TESTNET_ENTRY_LIFETIME, loadEntryState, parseEntryState, saveEntryState, selectEntries
 } from '../../src/node/entry-guards.ts'
 import { startClientNode } from '../../src/node/client.ts'
 import { secureRng } from '../../src/overlay/clock.ts'
-import { relayKey, tempHome } from '../overlay/helpers.ts'
+import { tempHome } from '../overlay/helpers.ts'
+import { startRelayNode, type RelayNode } from '../../src/node/relay.ts'
 
 const DAY = 86_400_000
 const offered = ['a', 'b', 'c', 'd', 'e', 'f']
@@ -81,38 +80,44 @@ describe('guard file', () => {
     } finally { await home.cleanup() }
   })
 
-  it('a client node started twice on one guard file uses the same entry relays', async () => {
-    // six "relays" that accept TCP and say nothing: entries are chosen before any dial
-    const server = createServer(() => {})
-    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-    const addr = server.address()
-    const port = typeof addr === 'object' && addr !== null ? addr.port : 0
+  it('a client node restarted on one guard file keeps its entry relays; one that stopped answering is replaced', async () => {
     const home = await tempHome('veil-guards-')
+    const relays: RelayNode[] = []
     try {
-      const ids: string[] = []
-      for (let i = 0; i < 6; i++) ids.push(peerIdFromPrivateKey(await relayKey()).toString())
-      const bootstrap = ids.map(id => `/ip4/127.0.0.1/tcp/${port}/p2p/${id}`)
+      for (let i = 0; i < 4; i++) {
+        relays.push(await startRelayNode({ dataDir: join(home.dir, `r${i}`), listen: [`/ip4/127.${i + 1}.0.1/tcp/0`], bootstrap: [], testnet: true, control: false }))
+      }
+      const bootstrap = relays.map(r => `${r.addrs()[0].toString()}/p2p/${r.peerId.toString()}`)
       const guardFile = join(home.dir, ENTRY_STATE_FILE)
       const entriesOf = async (): Promise<string[]> => {
-        const c = await startClientNode({ bootstrap, entryCount: 3, guardFile, timeoutMs: 60_000 })
+        const c = await startClientNode({ bootstrap, entryCount: 2, guardFile, timeoutMs: 60_000, entryProbeTimeoutMs: 2_000 })
         const e = c.entries.map(x => x.peerId.toString())
         await c.stop()
         await c.ready.catch(() => {})
         return e
       }
       const first = await entriesOf()
-      expect(first).toHaveLength(3)
+      expect(first).toHaveLength(2)
       const saved = JSON.parse(await readFile(guardFile, 'utf8')) as { entries: Array<{ id: string }> }
       expect(saved.entries.map(e => e.id)).toEqual(first)
-      // the chance that three fresh draws repeat the same three is (1/20)^3
+      // the chance that two fresh draws of 2 of 4 repeat the same pair, in order, three times is (1/12)^3
       for (let i = 0; i < 3; i++) expect(await entriesOf()).toEqual(first)
+      // the first entry stops answering: replaced at the next start, the other kept
+      const gone = relays.find(r => r.peerId.toString() === first[0])!
+      await gone.stop()
+      const after = await entriesOf()
+      expect(after).toHaveLength(2)
+      expect(after).not.toContain(first[0])
+      expect(after[0]).toBe(first[1])
+      const resaved = JSON.parse(await readFile(guardFile, 'utf8')) as { entries: Array<{ id: string }> }
+      expect(resaved.entries.map(e => e.id)).toEqual(after)
       // without a guard file: drawn afresh (not asserted to differ: it may repeat by chance)
-      const c = await startClientNode({ bootstrap, entryCount: 3, timeoutMs: 60_000 })
-      expect(c.entries).toHaveLength(3)
+      const c = await startClientNode({ bootstrap, entryCount: 2, timeoutMs: 60_000 })
+      expect(c.entries).toHaveLength(2)
       await c.stop()
       await c.ready.catch(() => {})
     } finally {
-      server.close()
+      for (const r of relays) await r.stop().catch(() => {})
       await home.cleanup()
     }
   }, 60_000)
