@@ -11,7 +11,7 @@
  *      after INTRODUCE_ACK; a refusal moves on to the next IP.
  *   3. RENDEZVOUS2 on the RP circuit: check the provider's MAC, derive the hybrid channel
  *      keys (hs-crypto.ts), start the channel (e2e.ts). No RENDEZVOUS2 within
- *      `rendezvousWaitMs` (the provider refused the RP — its guard or layer-2 guard — or
+ *      `rendezvousWaitMs` (the RP or the provider's circuit to it failed, or someone
  *      dropped or delayed us): another RP and cookie, the next IP, until the signal fires.
  *      RPs a provider left unanswered are avoided for it afterwards (bounded, local).
  */
@@ -63,6 +63,8 @@ export interface ConnectOptions {
   readonly onIntroduce?: (message: Uint8Array, ip: string) => void
   /** Test hook: use this cookie. */
   readonly cookie?: Uint8Array
+  /** Test hook: use this relay as the rendezvous point (as a probing client would). */
+  readonly rp?: string
   /**
    * Progress of a connect, for a caller that shows or logs it: each step with the ms since
    * connect began (`rp` / `ip` name relays by peer id: never logged above debug level).
@@ -97,9 +99,9 @@ export class HiddenClient {
   readonly #introPrefixes: PrebuiltCircuits
   readonly counters = { connects: 0, introductions: 0, refused: 0, rendezvous: 0, failures: 0 }
   /**
-   * RPs a provider never answered after an acknowledged introduction (most often: its
-   * guard or a layer-2 guard, which it refuses). Avoided for that provider next time;
-   * local memory only, bounded.
+   * RPs a provider never answered after an acknowledged introduction (the RP failed, or
+   * the provider's circuit to it). Avoided for that provider next time; local memory
+   * only, bounded.
    */
   readonly #unanswered = new Map<string, Set<string>>()
 
@@ -171,10 +173,10 @@ export class HiddenClient {
     const began = performance.now()
     const step = (e: StepEvent): void => { try { o.onStep?.({ ...e, ms: performance.now() - began }) } catch { /* a caller's fault */ } }
     let attempt = 0
-    // an RP the provider refuses (its guard or layer-2 guard) never answers: after
-    // INTRODUCTIONS_PER_RP unanswered introductions, another RP
+    // an RP that does not answer (down, or dropping): after INTRODUCTIONS_PER_RP unanswered
+    // introductions, another RP
     while (!signal.aborted) {
-      let rpChoices = this.#paths.endpoints([...triedRps, ...avoid])
+      let rpChoices = o.rp !== undefined ? [o.rp] : this.#paths.endpoints([...triedRps, ...avoid])
       if (rpChoices.length === 0) rpChoices = this.#paths.endpoints(triedRps)
       if (rpChoices.length === 0) { triedRps.length = 0; rpChoices = this.#paths.endpoints() }
       if (rpChoices.length === 0) throw new HsProtocolError('no relay available as a rendezvous point')

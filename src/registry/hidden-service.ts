@@ -22,7 +22,8 @@
  *
  * Defends against: replayed introductions, introduction floods (PoW priority, queue bound,
  * rendezvous rate cap), guard discovery through client-chosen RPs (vanguards-lite paths;
- * guard and L2 refused as RP). Not against: a flood with more work than genuine clients do.
+ * an RP that is the guard or a layer-2 relay is served like any other — a refusal would be
+ * the oracle). Not against: a flood with more work than genuine clients do.
  */
 import type { Clock, Rng as PickRng } from '../overlay/clock.ts'
 import type { Circuit } from '../onion/client-circuit.ts'
@@ -98,7 +99,6 @@ export interface HiddenServiceCounters {
   dropped: number
   rendezvous: number
   rendezvousFailures: number
-  refusedRp: number
   unknownRp: number
   introRebuilds: number
   introReplaced: number
@@ -116,7 +116,7 @@ export class HiddenService {
   /** Paths of the rendezvous circuits built (newest last, bounded). */
   readonly rendezvousPaths: string[][] = []
   readonly counters: HiddenServiceCounters = {
-    introductions: 0, replays: 0, malformed: 0, dropped: 0, rendezvous: 0, rendezvousFailures: 0, refusedRp: 0, unknownRp: 0, introRebuilds: 0, introReplaced: 0
+    introductions: 0, replays: 0, malformed: 0, dropped: 0, rendezvous: 0, rendezvousFailures: 0, unknownRp: 0, introRebuilds: 0, introReplaced: 0
   }
 
   #active = 0
@@ -133,8 +133,9 @@ export class HiddenService {
     this.#keyRng = o.keyRng ?? systemRng
     this.#paths = new HsPaths(o.network, o.layer2 ?? new LayerTwoGuards({ clock: o.clock, rng: o.rng }), o.rng)
     const paths = this.#paths
+    // a prefix G L2 M extends to any RP but M (the RP may be the guard or a layer-2 relay)
     this.#prebuilt = PrebuiltCircuits.over(o.network, o.clock, o.prebuiltCircuits ?? PREBUILT_RENDEZVOUS_CIRCUITS,
-      () => paths.longPrefix(), (path) => paths.prefixValid(path))
+      () => paths.longPrefix(), (path) => paths.prefixValid(path), (prefix, rp) => prefix.at(-1) === rp)
     this.#powSeed = this.#keyRng(POW_SEED_LEN)
     this.#tokens = this.#burst()
     this.#tokensAt = o.clock.now()
@@ -381,12 +382,13 @@ export class HiddenService {
     const net = this.#o.network
     let rp: string
     try { rp = net.relayId(opened.plaintext.rpRelay) } catch { this.counters.unknownRp++; return }
-    if (this.#paths.isGuardOrLayer2(rp)) { this.counters.refusedRp++; return }
+    // an RP that is this provider's guard or a layer-2 relay is served like any other: a
+    // refusal (or a slower path) would tell a probing client which relays those are
     const key = net.onionKey(rp)
     if (key === undefined || !constantTimeEqual(sha3_256(key), opened.plaintext.rpOnionKeyId)) { this.counters.unknownRp++; return }
     const signal = AbortSignal.timeout(this.#o.circuitTimeoutMs ?? 15_000)
     // a pre-built G L2 M extended to the RP (one EXTEND), else the whole path
-    const { circuit, path } = await this.#prebuilt.circuitTo(rp, () => this.#paths.long(rp), signal)
+    const { circuit, path } = await this.#prebuilt.circuitTo(rp, () => this.#paths.rendezvous(rp), signal)
     if (this.#stopped) { circuit.destroy(); return }
     this.rendezvousPaths.push(path)
     if (this.rendezvousPaths.length > MAX_RECORDED_PATHS) this.rendezvousPaths.shift()

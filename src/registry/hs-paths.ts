@@ -103,7 +103,21 @@ export class HsPaths {
     return [g, l2, target]
   }
 
-  /** G L2 M, to be extended to a target not on it later (pre-built rendezvous circuits). */
+  /**
+   * The provider's rendezvous circuit to a client-chosen RP: G L2 M RP, where the RP may be
+   * the provider's own guard or a layer-2 relay (vanguards spec, "Path Restriction Changes":
+   * guards can be chosen for the RP and the hop before it). Refusing such an RP — or
+   * building to it in a visibly different way — would let a client find the provider's
+   * guards by trying RPs one by one. Only adjacent hops must differ: M is neither L2 nor the RP.
+   */
+  rendezvous (rp: string): string[] {
+    const g = this.#pick(this.#net.guards(), 'the entry hop')
+    const l2 = this.#pick(this.layer2Now().filter(id => id !== g), 'the layer-2 hop')
+    const m = this.#pick(this.#ids().filter(id => id !== g && id !== l2 && id !== rp), 'the middle hop')
+    return [g, l2, m, rp]
+  }
+
+  /** G L2 M, to be extended to a target later (pre-built rendezvous circuits). */
   longPrefix (): string[] { return this.long('').slice(0, 3) }
 
   /** Whether a prefix built earlier still follows the rules: the current guard, a current layer-2 relay. */

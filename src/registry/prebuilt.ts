@@ -7,8 +7,10 @@
  * four hops' handshakes).
  *
  * A prefix is used only if it is still open, younger than maxAgeMs, still valid for the
- * caller (same guard, layer-2 relays still current: `valid`), and the target is not on
- * it; otherwise the caller builds a whole path as before. The pool is refilled in the
+ * caller (same guard, layer-2 relays still current: `valid`), and the target does not
+ * conflict with it (`conflicts`: by default, the target is not on it; a hidden provider's
+ * rendezvous allows its guard and layer-2 relays as the RP and only needs the last hop to
+ * differ); otherwise the caller builds a whole path as before. The pool is refilled in the
  * background one build at a time, and holds at most `size` circuits (each one an idle
  * circuit through the caller's own guard: no relay learns more than from a fresh build,
  * and the guard already carries the caller's circuits).
@@ -30,6 +32,8 @@ export interface PrebuiltOptions {
   readonly extend?: (circuit: Circuit, id: string, signal: AbortSignal) => Promise<void>
   /** Whether a prefix built earlier may still be used (the caller's guards may have changed). */
   readonly valid: (path: readonly string[]) => boolean
+  /** Whether `target` cannot extend `prefix` (default: it is on it). */
+  readonly conflicts?: (prefix: readonly string[], target: string) => boolean
   readonly buildTimeoutMs?: number
 }
 
@@ -46,9 +50,10 @@ export class PrebuiltCircuits {
   constructor (o: PrebuiltOptions) { this.#o = o }
 
   /** A pool over a registry network: its build and extend, PREBUILT_MAX_AGE_MS. */
-  static over (network: RegistryNetwork, clock: Clock, size: number, prefix: () => string[], valid: (path: readonly string[]) => boolean): PrebuiltCircuits {
+  static over (network: RegistryNetwork, clock: Clock, size: number, prefix: () => string[], valid: (path: readonly string[]) => boolean,
+    conflicts?: (prefix: readonly string[], target: string) => boolean): PrebuiltCircuits {
     return new PrebuiltCircuits({
-      clock, size, maxAgeMs: PREBUILT_MAX_AGE_MS, prefix, valid,
+      clock, size, maxAgeMs: PREBUILT_MAX_AGE_MS, prefix, valid, conflicts,
       build: async (path, signal) => await network.build(path, signal),
       extend: network.extend?.bind(network)
     })
@@ -79,7 +84,8 @@ export class PrebuiltCircuits {
   /** A usable prefix that does not contain `target`, taken out of the pool; undefined if none. */
   #take (target: string): { circuit: Circuit, path: readonly string[] } | undefined {
     this.#prune()
-    const i = this.#pool.findIndex(e => !e.path.includes(target))
+    const conflicts = this.#o.conflicts ?? ((p: readonly string[], t: string) => p.includes(t))
+    const i = this.#pool.findIndex(e => !conflicts(e.path, target))
     if (i < 0) {
       if (this.#pool.length > 0) this.counters.targetOnPrefix++
       return undefined
