@@ -24,7 +24,8 @@
  *   through `buildCover`); an empty slot carries a drop. The order of the circuit's cells
  *   is kept. At relays, a paranoid circuit's last hop answers through its backward stream.
  * - length hiding: each stream message sent by the client is followed by DROP cells up to
- *   the profile's bucket (paddedCellCount) — client → network direction only.
+ *   the profile's bucket (paddedCellCount); the last hop pads each response the same way
+ *   (relayMixer.messageSent).
  *
  * Not here: cover between a last hop and a provider (a provider-side stream); path
  * selection reads LoopTracker.avoided() through the circuit manager's `avoid` option
@@ -38,7 +39,7 @@ import { MESSAGE_LENGTH_LEN } from '../onion/constants.ts'
 import type { Clock, Rng } from '../overlay/clock.ts'
 import {
   CoverTraffic, DeadlineTimer, LastHopStreams, LoopTracker, MixInternalError, MixPeerError, MixScheduler, SpreadStream, TimerDriver,
-  DEFAULT_LINK_PADDING, LOOP_ID_LEN, PARANOID_QUEUE_LIMIT, MAX_PADDED_CELLS, PROFILE_IDS, RELAY_LOOP, RELAY_SET_PROFILE,
+  DEFAULT_LINK_PADDING, LOOP_ID_LEN, PARANOID_QUEUE_LIMIT, MAX_PADDED_CELLS, PROFILE_IDS, PROFILES, RELAY_LOOP, RELAY_SET_PROFILE, profileName,
   decodeProfileId, encodeProfileId, linkPaddingGapMs, nextLinkPaddingAt, paddedCellCount, relayMixTable, resolveClientProfile, validateLinkPadding,
   type ClientOverrides, type CoverStats, type LinkPaddingPolicy, type LoopStats, type MixProfile, type MixSchedulerStats, type ProfileId,
   type LastHopStreamsStats, type ProfileName, type RelayTableOverrides, type SpreadStreamStats, type Timer
@@ -64,6 +65,8 @@ export interface RelayMixStats extends MixSchedulerStats {
   wakeups: number
   /** Paranoid's backward streams at this relay (circuits that end here). */
   backward: LastHopStreamsStats
+  /** DROP cells this relay sent to pad responses to their profile's bucket. */
+  responsePaddingCells: number
   /** Circuits by announced profile (circuits that announced none count as fast). */
   circuitsByProfile: Record<ProfileName, number>
   /** SET_PROFILE refused (unknown id, malformed, repeated). */
@@ -84,6 +87,11 @@ export interface RelayMixer {
    * stream is opened.
    */
   bindFiller(filler: (circuitKey: string) => boolean): void
+  /**
+   * A message (response) of `cells` cells left this relay's stream end on a circuit that
+   * ends here: pad it with DROPs to the circuit's profile bucket (RelayCircuits' onMessageSent).
+   */
+  messageSent(circuitKey: string, cells: number): void
   stats(): RelayMixStats
   /** Clear the timer and discard queued cells. */
   stop(): number
@@ -95,6 +103,7 @@ export function relayMixer (opts: RelayMixOptions): RelayMixer {
   let profileRefused = 0
   let loopsEchoed = 0
   let filler: ((circuitKey: string) => boolean) | undefined
+  let responsePaddingCells = 0
   // paranoid: what a circuit's last hop sends toward the client leaves at a constant rate
   const backward = new LastHopStreams<string>({
     clock: opts.clock,
@@ -159,9 +168,24 @@ export function relayMixer (opts: RelayMixOptions): RelayMixer {
         else if (id === PROFILE_IDS.paranoid) byProfile.paranoid++
         else byProfile.fast++
       }
-      return { ...driver.scheduler.stats(), wakeups: driver.wakeups, backward: backward.stats(), circuitsByProfile: byProfile, profileRefused, loopsEchoed }
+      return { ...driver.scheduler.stats(), wakeups: driver.wakeups, backward: backward.stats(), responsePaddingCells, circuitsByProfile: byProfile, profileRefused, loopsEchoed }
     },
     bindFiller (f) { filler = f },
+    messageSent (k, cells) {
+      // length hiding for responses, as the client pads requests: the profile's buckets are
+      // public and fixed per profile; a circuit with a backward stream needs none (its rate
+      // toward the client is constant whatever it carries)
+      const id = profiles.get(k)
+      if (id === undefined || filler === undefined || backward.has(k)) return
+      const buckets = PROFILES[profileName(id)].client.paddingBuckets
+      if (buckets === 'none') return
+      const n = Math.min(cells, MAX_PADDED_CELLS)
+      const pad = paddedCellCount(n, buckets) - n
+      for (let i = 0; i < pad; i++) {
+        if (!filler(k)) return
+        responsePaddingCells++
+      }
+    },
     stop: () => { backward.stop(); return driver.stop() }
   }
 }

@@ -239,7 +239,8 @@ export function attachOnionRelay (relay: RelayNode, hooks: BindableLinkHooks, op
     createsPerSecond: opts.createsPerSecond,
     createsPerSecondPerLink: opts.createsPerSecondPerLink,
     maxStreamsPerCircuit: opts.maxStreamsPerCircuit,
-    idleMs: opts.circuitIdleMs
+    idleMs: opts.circuitIdleMs,
+    onMessageSent: mix === undefined ? undefined : (key, cells) => { mix.messageSent(key, cells) }
   })
   // paranoid's backward stream sends its fillers as DROPs from this hop (only where a circuit ends here)
   mix?.bindFiller((key) => service.originateAtLastHop(key, RelayCommand.DROP, 0, EMPTY_DATA))

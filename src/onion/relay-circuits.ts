@@ -73,6 +73,11 @@ export interface RelayCircuitsOptions {
   /** Streams open at once on one circuit at this relay's stream end (default MAX_STREAMS_PER_CIRCUIT). */
   maxStreamsPerCircuit?: number
   /**
+   * After each message this relay's stream end sent on a circuit (it is the last hop), with
+   * the message's cell count: src/mix pads responses to the circuit's profile bucket here.
+   */
+  onMessageSent?: (circuitKey: string, cells: number) => void
+  /**
    * CREATEs this relay answers per second, over all links (default RELAY_CREATES_PER_SECOND); a
    * token bucket holding RELAY_CREATE_BURST_S seconds' worth. Over it a CREATE gets DESTROY(RESOURCE_LIMIT) before
    * any handshake work, so a create flood costs the relay a cell decode, not a hybrid handshake,
@@ -533,7 +538,8 @@ export class RelayCircuits {
           targets: this.#opts.streams,
           maxMessageLen: this.#opts.maxMessageLen,
           maxStreams: this.limits.maxStreamsPerCircuit,
-          onStreamLimit: () => { this.counters.limits.streamsPerCircuit++ }
+          onStreamLimit: () => { this.counters.limits.streamsPerCircuit++ },
+          onMessageSent: (cells) => { this.#opts.onMessageSent?.(c.key, cells) }
         })
         c.streams.handle(rc)
         return

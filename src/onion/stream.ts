@@ -96,6 +96,11 @@ export interface StreamMuxOptions {
   idleMs?: number
   /** Called when a BEGIN is refused because the circuit already has maxStreams streams (relay status counts it). */
   onStreamLimit?: () => void
+  /**
+   * Called after the last DATA cell of each message this end sent, with the message's cell
+   * count (the last hop pads responses to the profile's bucket here: src/mix via src/node).
+   */
+  onMessageSent?: (cells: number) => void
 }
 
 export interface StreamMuxCounters { dataDropped: number, sendmesSent: number, sendmesReceived: number, streamsRefused: number }
@@ -125,7 +130,12 @@ export class StreamMux {
     this.maxMessageLen = opts.maxMessageLen ?? DEFAULT_MAX_MESSAGE_LEN
     this.idleMs = opts.idleMs ?? DEFAULT_STREAM_IDLE_MS
     this.#onStreamLimit = opts.onStreamLimit
+    this.#onMessageSent = opts.onMessageSent
   }
+
+  readonly #onMessageSent: ((cells: number) => void) | undefined
+  /** A message's last cell was handed to the circuit. */
+  _messageSent (cells: number): void { this.#onMessageSent?.(cells) }
 
   /** Open streams. */
   get size (): number { return this.#streams.size }
@@ -334,11 +344,12 @@ export class OnionStream {
       this.#package--
       this.#mux._sendData(this.id, chunk)
       off += n
-      if (++sent % YIELD_EVERY_CELLS === 0) {
+      if (++sent % YIELD_EVERY_CELLS === 0 && off < total) {
         await new Promise<void>(resolve => { setImmediate(resolve) })
         this.#checkWritable()
       }
     }
+    this.#mux._messageSent(sent)
   }
 
   #checkWritable (): void {

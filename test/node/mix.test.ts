@@ -241,10 +241,14 @@ describe('mixing on real relays', { timeout: 90_000 }, () => {
     const stopR1 = runR1()
     const before = circuits.mix.stats()
     const c = await circuits.managerFor('balanced').get({ signal: AbortSignal.timeout(15_000) })
+    const lastHop = onions[relays.findIndex(r => id(r) === c.path.at(-1)!.peer)]
+    const padBefore = lastHop.mix!.stats().responsePaddingCells
     const s = await c.openStream('echo', { signal: AbortSignal.timeout(5_000) })
     const msg = bytes(5_000, 7) // (4 + 5000) B = 3 cells → padded to 4
     await s.send(msg)
     expect(await s.read({ signal: AbortSignal.timeout(10_000) })).toEqual(msg)
+    // the response too: the last hop padded its 3 cells to 4
+    expect(lastHop.mix!.stats().responsePaddingCells - padBefore).toBe(1)
     await new Promise(resolve => setTimeout(resolve, 800))
     const after = circuits.mix.stats()
     expect(after.cover.loops).toBeGreaterThan(before.cover.loops)
