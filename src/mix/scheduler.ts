@@ -45,7 +45,7 @@ import type { CancelTimer, Timer } from './timer.ts'
  * the cell was accepted; the onion layer may ignore it (drops are also reported to onDrop).
  */
 export interface ForwardScheduler<K = unknown, D = unknown> {
-  schedule(circuitKey: K, direction: D, send: () => void, originated?: boolean): void
+  schedule(circuitKey: K, direction: D, send: () => void): void
 }
 
 export type DropReason = 'capacity' | 'lane-limit'

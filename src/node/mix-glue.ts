@@ -127,7 +127,8 @@ export function relayMixer (opts: RelayMixOptions): RelayMixer {
   }), opts.clock, opts.timer)
   const scheduler: ForwardScheduler = {
     // every cell toward the client of a circuit with a backward stream goes through it
-    // (originated or, should the circuit have been extended since, forwarded): one order
+    // (those it originates and, should the circuit have been extended since, those it
+    // forwards): one order for the hop's CGO chain
     schedule: (k, d, send) => {
       if (d === 'inbound' && backward.has(k)) backward.offer(k, send)
       else driver.schedule(k, d, send)

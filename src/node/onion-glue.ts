@@ -39,11 +39,11 @@ import {
 import { PathDirectory, type PathRules, type GuardSet, type RelayCandidate } from '../onion/path/index.ts'
 import { CELL_SIZE_FOR_LINKS } from './versions.ts'
 import { ClientMix, LinkPadder, relayMixer, type ClientMixOptions, type RelayMixer, type RelayMixOptions } from './mix-glue.ts'
-
-const EMPTY_DATA = new Uint8Array(0)
 import { PROFILE_NAMES, systemTimer, type ClientOverrides, type LinkPaddingPolicy, type ProfileName, type Timer } from '../mix/index.ts'
 import type { RelayNode } from './relay.ts'
 import type { ClientNode } from './client.ts'
+
+const EMPTY_DATA = new Uint8Array(0)
 
 // ---------------------------------------------------------------------------
 // Links as the onion layer sees them

@@ -65,12 +65,7 @@ export type CellDirection = 'outbound' | 'inbound'
  * circuit). `send` is a no-op once the circuit is gone.
  */
 export interface ForwardScheduler {
-  /**
-   * `originated`: the cell is a relay cell this hop itself sends toward the client (a
-   * last hop's stream data, replies to LOOP, …), not one it forwards — a mixing layer may
-   * shape those at a circuit's last hop (src/mix's backward stream).
-   */
-  schedule(circuitKey: string, direction: CellDirection, send: () => void, originated?: boolean): void
+  schedule(circuitKey: string, direction: CellDirection, send: () => void): void
   /** Optional: the circuit was destroyed; cells still queued for it may be discarded (src/mix frees its lanes). */
   closed?(circuitKey: string): void
 }

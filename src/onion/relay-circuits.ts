@@ -206,8 +206,8 @@ export class RelayCircuits {
   readonly #random32: () => number
   readonly #byLink = new Map<LinkLike, Map<number, Slot>>()
   readonly #writers = new Map<LinkLike, LinkWriter>()
-  readonly #all = new Set<RelayCircuit>()
-  readonly #byKey = new Map<string, RelayCircuit>()
+  /** Every circuit at this relay, by its relay-local key. */
+  readonly #all = new Map<string, RelayCircuit>()
   #seq = 0
   #stopped = false
   readonly counters: RelayCircuitCounters = {
@@ -247,7 +247,7 @@ export class RelayCircuits {
   /** Destroy circuits idle for idleMs (run by the sweep timer; public so tests on a manual clock can call it). */
   sweepIdle (): void {
     const cutoff = this.#clock.now() - this.#idleMs
-    for (const c of [...this.#all]) {
+    for (const c of [...this.#all.values()]) {
       if (c.lastActive <= cutoff) {
         this.counters.idle++
         this.#destroy(c, DestroyReason.TIMEOUT, 'local')
@@ -272,7 +272,7 @@ export class RelayCircuits {
 
   /** Snapshot of the circuits this relay carries. */
   circuits (): RelayCircuitView[] {
-    return [...this.#all].map(c => ({
+    return [...this.#all.values()].map(c => ({
       key: c.key,
       prev: c.prev.link.peer,
       next: c.next?.link.peer,
@@ -289,7 +289,7 @@ export class RelayCircuits {
   stop (): void {
     this.#stopped = true
     this.#stopSweep()
-    for (const c of [...this.#all]) this.#destroy(c, DestroyReason.HIBERNATING, 'local')
+    for (const c of [...this.#all.values()]) this.#destroy(c, DestroyReason.HIBERNATING, 'local')
     for (const w of this.#writers.values()) w.clear()
     this.#writers.clear()
   }
@@ -437,8 +437,7 @@ export class RelayCircuits {
       inQueue: { queued: 0 }
     }
     slots.set(cell.circId, { circuit: c, side: 'prev' })
-    this.#all.add(c)
-    this.#byKey.set(c.key, c)
+    this.#all.set(c.key, c)
     this.#startSweep()
     this.counters.created++
     this.#write(c, 'inbound', link, encodeCell({ command: 'created', circId: cell.circId, handshakeType: HANDSHAKE_TYPE_HYBRID_NTOR_V1, handshake: reply }))
@@ -585,7 +584,7 @@ export class RelayCircuits {
    * here). Returns false, sending nothing, otherwise.
    */
   originateAtLastHop (circuitKey: string, command: number, streamId: number, data: Uint8Array): boolean {
-    const c = this.#byKey.get(circuitKey)
+    const c = this.#all.get(circuitKey)
     if (c === undefined || c.state !== 'open' || c.next !== undefined) return false
     this.#originate(c, command, streamId, data)
     return true
@@ -599,12 +598,12 @@ export class RelayCircuits {
     encodeRelayCellInto(body.subarray(CGO_TAG_LEN), { command, streamId, data })
     c.inbound.originate(CellCommand.RELAY, body)
     setRelayHeader(cell, c.prev.circId, false)
-    this.#write(c, 'inbound', c.prev.link, cell, true)
+    this.#write(c, 'inbound', c.prev.link, cell)
   }
 
   // ----- output -------------------------------------------------------------------
 
-  #write (c: RelayCircuit, direction: 'outbound' | 'inbound', link: LinkLike, cell: Uint8Array, originated = false): void {
+  #write (c: RelayCircuit, direction: 'outbound' | 'inbound', link: LinkLike, cell: Uint8Array): void {
     this.#scheduler.schedule(c.key, direction, () => {
       if (c.state === 'closed') return
       const owner = direction === 'outbound' ? c.outQueue : c.inQueue
@@ -613,7 +612,7 @@ export class RelayCircuits {
         this.counters.limits.queueFull++
         this.#destroy(c, DestroyReason.RESOURCE_LIMIT, 'local')
       }
-    }, originated)
+    })
   }
 
   #writer (link: LinkLike): LinkWriter {
@@ -659,8 +658,7 @@ export class RelayCircuits {
   #destroy (c: RelayCircuit, reason: number, from: 'prev' | 'next' | 'local'): void {
     if (c.state === 'closed') return
     c.state = 'closed'
-    this.#all.delete(c)
-    this.#byKey.delete(c.key)
+    this.#all.delete(c.key)
     this.counters.destroyed++
     clearTimeout(c.extendTimer)
     c.extendAbort?.abort()
