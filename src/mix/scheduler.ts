@@ -38,7 +38,7 @@ import { DEFAULT_LANE_LIMIT, DEFAULT_SCHEDULER_CAPACITY, MAX_SCHEDULER_CAPACITY,
 import { MixCallerError, MixInternalError } from './errors.ts'
 import { type ProfileId, type RelayMixTable, relayMixTable } from './profiles.ts'
 import { sampleExp } from './random.ts'
-import type { CancelTimer, Timer } from './timer.ts'
+import { DeadlineTimer, type Timer } from './timer.ts'
 
 /**
  * The onion layer's forward-scheduler hook, structurally. `schedule` may return whether
@@ -343,16 +343,14 @@ export class MixScheduler<K = unknown, D = unknown> implements ForwardScheduler<
 export class TimerDriver<K = unknown, D = unknown> implements ForwardScheduler<K, D> {
   readonly scheduler: MixScheduler<K, D>
   readonly #clock: Clock
-  readonly #timer: Timer
-  #cancel: CancelTimer | undefined
-  #armedAt = Infinity
+  readonly #timer: DeadlineTimer
   /** Timer firings (for tests: one timer, not one per cell). */
   wakeups = 0
 
   constructor (scheduler: MixScheduler<K, D>, clock: Clock, timer: Timer) {
     this.scheduler = scheduler
     this.#clock = clock
-    this.#timer = timer
+    this.#timer = new DeadlineTimer(clock, timer, () => { this.#fire() })
   }
 
   schedule (circuitKey: K, direction: D, send: () => void): boolean {
@@ -364,31 +362,23 @@ export class TimerDriver<K = unknown, D = unknown> implements ForwardScheduler<K
   cancelCircuit (circuitKey: K): void { this.scheduler.cancelCircuit(circuitKey) }
 
   /** Whether a timer is armed, and for when. */
-  get armedAt (): number | undefined { return this.#cancel === undefined ? undefined : this.#armedAt }
-
-  stop (): number {
-    this.#disarm()
-    return this.scheduler.clear()
+  get armedAt (): number | undefined {
+    const t = this.#timer.armedAt
+    return t === Infinity ? undefined : t
   }
 
-  #disarm (): void {
-    this.#cancel?.()
-    this.#cancel = undefined
-    this.#armedAt = Infinity
+  stop (): number {
+    this.#timer.cancel()
+    return this.scheduler.clear()
   }
 
   #arm (): void {
     const deadline = this.scheduler.nextDeadline()
-    if (deadline === undefined) { this.#disarm(); return }
-    if (this.#cancel !== undefined && this.#armedAt <= deadline) return
-    this.#disarm()
-    this.#armedAt = deadline
-    this.#cancel = this.#timer.setTimeout(() => this.#fire(), Math.max(0, deadline - this.#clock.now()))
+    if (deadline === undefined) this.#timer.cancel()
+    else this.#timer.armAt(deadline)
   }
 
   #fire (): void {
-    this.#cancel = undefined
-    this.#armedAt = Infinity
     this.wakeups++
     try {
       this.scheduler.releaseDue(this.#clock.now())

@@ -206,19 +206,17 @@ export interface LinkPadderStats { links: number, paddingSent: number }
 export class LinkPadder {
   readonly #policy: LinkPaddingPolicy
   readonly #clock: Clock
-  readonly #timer: Timer
+  readonly #timer: DeadlineTimer
   readonly #rng: Rng
   readonly #links = new Map<LinkLike, PadState>()
   readonly #cell = encodeCell({ command: 'padding', circId: 0 })
-  #cancel: (() => void) | undefined
-  #armedAt = Infinity
   #stopped = false
   paddingSent = 0
 
   constructor (opts: { policy?: LinkPaddingPolicy, clock: Clock, timer: Timer, rng: Rng }) {
     this.#policy = validateLinkPadding(opts.policy ?? DEFAULT_LINK_PADDING)
     this.#clock = opts.clock
-    this.#timer = opts.timer
+    this.#timer = new DeadlineTimer(opts.clock, opts.timer, () => { this.#fire() })
     this.#rng = opts.rng
   }
 
@@ -228,7 +226,7 @@ export class LinkPadder {
     const s = this.#links.get(link)
     if (s === undefined) this.#links.set(link, { lastActivity: now, lastPadding: -Infinity, gap: linkPaddingGapMs(this.#policy, this.#rng) })
     else s.lastActivity = now
-    if (this.#cancel === undefined) this.#arm()
+    if (this.#timer.armedAt === Infinity) this.#arm()
   }
 
   forget (link: LinkLike): void { this.#links.delete(link) }
@@ -237,8 +235,7 @@ export class LinkPadder {
 
   stop (): void {
     this.#stopped = true
-    this.#cancel?.()
-    this.#cancel = undefined
+    this.#timer.cancel()
     this.#links.clear()
   }
 
@@ -247,13 +244,10 @@ export class LinkPadder {
   #arm (): void {
     let next = Infinity
     for (const s of this.#links.values()) next = Math.min(next, this.#due(s))
-    if (next === Infinity || this.#stopped) return
-    this.#armedAt = next
-    this.#cancel = this.#timer.setTimeout(() => { this.#fire() }, Math.max(0, next - this.#clock.now()))
+    if (!this.#stopped) this.#timer.armAt(next)
   }
 
   #fire (): void {
-    this.#cancel = undefined
     const now = this.#clock.now()
     for (const [link, s] of this.#links) {
       if (link.closed) { this.#links.delete(link); continue }
@@ -268,7 +262,7 @@ export class LinkPadder {
   }
 
   /** When the timer is armed for (Infinity when not). */
-  get armedAt (): number { return this.#cancel === undefined ? Infinity : this.#armedAt }
+  get armedAt (): number { return this.#timer.armedAt }
 }
 
 // ---------------------------------------------------------------------------
