@@ -143,33 +143,27 @@ export interface SendStreamStats {
 }
 
 /**
- * Paranoid's send stream: one Poisson stream at rate λ; each slot takes a queued real
- * cell or emits cover. Real cells leave in FIFO order.
+ * Paranoid's send stream on one circuit: one Poisson stream at rate λ; each slot takes a
+ * queued real cell or emits cover. Real cells leave in FIFO order. It is the one-lane case
+ * of {@link SpreadStream} (which draws no lane, so the slot times and the Rng's use are the
+ * same); sim/ models a paranoid client this way.
  */
+const ONE_LANE: readonly [0] = [0]
+
 export class SendStream<T> {
-  readonly ratePerSec: number
-  readonly queueLimit: number
-  readonly #slots: PoissonProcess
-  readonly #maxBurst: number
-  readonly #ring: Array<T | undefined>
-  #head = 0
-  #count = 0
-  #stats = { slots: 0, real: 0, cover: 0, skippedSlots: 0, refused: 0 }
+  readonly #s: SpreadStream<0, T>
 
   constructor (opts: { ratePerSec: number, rng: Rng, startMs: number, queueLimit?: number, maxBurst?: number }) {
-    const { limit, maxBurst } = checkStream(opts)
-    this.#maxBurst = maxBurst
-    this.ratePerSec = opts.ratePerSec
-    this.queueLimit = limit
-    this.#slots = new PoissonProcess(opts.ratePerSec, opts.rng, opts.startMs)
-    this.#ring = new Array(limit).fill(undefined)
+    this.#s = new SpreadStream(opts)
   }
 
-  get queued (): number { return this.#count }
-  get freeSpace (): number { return this.queueLimit - this.#count }
+  get ratePerSec (): number { return this.#s.ratePerSec }
+  get queueLimit (): number { return this.#s.queueLimit }
+  get queued (): number { return this.#s.queued }
+  get freeSpace (): number { return this.queueLimit - this.queued }
 
   /** Expected ms until `cells` more cells (after those queued) have left: (queued + cells) / λ. */
-  waitEstimateMs (cells = 1): number { return (this.#count + cells) * 1000 / this.ratePerSec }
+  waitEstimateMs (cells = 1): number { return (this.queued + cells) * 1000 / this.ratePerSec }
 
   /** Queue one real cell, or refuse (backpressure). */
   offer (cell: T): OfferResult { return this.offerAll([cell]) }
@@ -178,58 +172,23 @@ export class SendStream<T> {
    * Queue all `cells` (one message) or none of them: a message is never half-queued.
    * When refused, `retryAfterMs` is the expected time until enough space has drained.
    */
-  offerAll (cells: readonly T[]): OfferResult {
-    if (cells.length > this.freeSpace) {
-      this.#stats.refused += cells.length
-      const missing = cells.length - this.freeSpace
-      return { ok: false, reason: 'queue-full', queued: this.#count, limit: this.queueLimit, retryAfterMs: missing * 1000 / this.ratePerSec }
-    }
-    for (const c of cells) {
-      this.#ring[(this.#head + this.#count) % this.queueLimit] = c
-      this.#count++
-    }
-    return { ok: true, queued: this.#count }
-  }
+  offerAll (cells: readonly T[]): OfferResult { return this.#s.offerAll(0, cells) }
 
   /** Time of the next slot. */
-  nextDeadline (): number { return this.#slots.next }
+  nextDeadline (): number { return this.#s.nextDeadline() }
 
   /** Slots due at or before `now`, each carrying a real cell or cover (at most maxBurst). */
-  takeDue (now: number): Array<StreamEmission<T>> {
-    const out: Array<StreamEmission<T>> = []
-    while (this.#slots.next <= now) {
-      const at = this.#slots.advance()
-      if (out.length >= this.#maxBurst) { this.#stats.skippedSlots++; continue }
-      this.#stats.slots++
-      if (this.#count > 0) {
-        const cell = this.#ring[this.#head] as T
-        this.#ring[this.#head] = undefined
-        this.#head = (this.#head + 1) % this.queueLimit
-        this.#count--
-        this.#stats.real++
-        out.push({ at, kind: 'real', cell })
-      } else {
-        this.#stats.cover++
-        out.push({ at, kind: 'cover' })
-      }
-    }
-    return out
-  }
+  takeDue (now: number): Array<StreamEmission<T>> { return this.#s.takeDue(now, ONE_LANE) }
 
   /** Discard queued real cells (client closing); returns them so the caller can fail their messages. */
-  drain (): T[] {
-    const out: T[] = []
-    while (this.#count > 0) {
-      out.push(this.#ring[this.#head] as T)
-      this.#ring[this.#head] = undefined
-      this.#head = (this.#head + 1) % this.queueLimit
-      this.#count--
-    }
-    return out
-  }
+  drain (): T[] { return this.#s.drain() }
 
-  stats (): SendStreamStats { return { ...this.#stats, queued: this.#count } }
+  stats (): SendStreamStats {
+    const { noLane: _noLane, ...s } = this.#s.stats()
+    return s
+  }
 }
+
 
 export type SpreadEmission<L, T> = { at: number, lane: L, kind: 'real', cell: T } | { at: number, lane: L, kind: 'cover' }
 
