@@ -61,7 +61,7 @@ export {
   resolveClientProfile, relayMixTable, profileCosts
 } from './profiles.ts'
 export {
-  POW2_BUCKETS, NO_PADDING, type PaddingBuckets, validateBuckets, messageCellCount, paddedCellCount,
+  POW2_BUCKETS, NO_PADDING, type PaddingBuckets, validateBuckets, messageCellCount, paddedCellCount, paddingCellsAfter,
   type LinkPaddingPolicy, DEFAULT_LINK_PADDING, validateLinkPadding, linkPaddingGapMs, nextLinkPaddingAt, linkPaddingDue
 } from './padding.ts'
 export {

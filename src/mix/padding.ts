@@ -73,6 +73,16 @@ export function paddedCellCount (n: number, buckets: PaddingBuckets): number {
   return Math.ceil(n / largest) * largest
 }
 
+/**
+ * DROP cells to send after a message of `cells` cells so its length reaches its bucket
+ * (client requests and last-hop responses alike). Messages longer than MAX_PADDED_CELLS
+ * are padded as if they had MAX_PADDED_CELLS cells.
+ */
+export function paddingCellsAfter (cells: number, buckets: PaddingBuckets): number {
+  const n = Math.min(cells, MAX_PADDED_CELLS)
+  return paddedCellCount(n, buckets) - n
+}
+
 // ---------------------------------------------------------------------------
 // Link padding
 // ---------------------------------------------------------------------------

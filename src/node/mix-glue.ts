@@ -24,7 +24,7 @@
  *   through `buildCover`); an empty slot carries a drop. The order of the circuit's cells
  *   is kept. At relays, a paranoid circuit's last hop answers through its backward stream.
  * - length hiding: each stream message sent by the client is followed by DROP cells up to
- *   the profile's bucket (paddedCellCount); the last hop pads each response the same way
+ *   the profile's bucket (paddingCellsAfter); the last hop pads each response the same way
  *   (relayMixer.messageSent).
  *
  * Not here: cover between a last hop and a provider (a provider-side stream); path
@@ -39,8 +39,8 @@ import { MESSAGE_LENGTH_LEN } from '../onion/constants.ts'
 import type { Clock, Rng } from '../overlay/clock.ts'
 import {
   CoverTraffic, DeadlineTimer, LastHopStreams, LoopTracker, MixInternalError, MixPeerError, MixScheduler, SpreadStream, TimerDriver,
-  DEFAULT_LINK_PADDING, LOOP_ID_LEN, PARANOID_QUEUE_LIMIT, MAX_PADDED_CELLS, PROFILE_IDS, PROFILES, RELAY_LOOP, RELAY_SET_PROFILE, profileName,
-  decodeProfileId, encodeProfileId, linkPaddingGapMs, nextLinkPaddingAt, paddedCellCount, relayMixTable, resolveClientProfile, validateLinkPadding,
+  DEFAULT_LINK_PADDING, LOOP_ID_LEN, PARANOID_QUEUE_LIMIT, PROFILE_IDS, PROFILES, RELAY_LOOP, RELAY_SET_PROFILE, profileName,
+  decodeProfileId, encodeProfileId, linkPaddingGapMs, nextLinkPaddingAt, paddingCellsAfter, relayMixTable, resolveClientProfile, validateLinkPadding,
   type ClientOverrides, type CoverStats, type LinkPaddingPolicy, type LoopStats, type MixProfile, type MixSchedulerStats, type ProfileId,
   type LastHopStreamsStats, type ProfileName, type RelayTableOverrides, type SpreadStreamStats, type Timer
 } from '../mix/index.ts'
@@ -180,8 +180,7 @@ export function relayMixer (opts: RelayMixOptions): RelayMixer {
       if (id === undefined || filler === undefined || backward.has(k)) return
       const buckets = PROFILES[profileName(id)].client.paddingBuckets
       if (buckets === 'none') return
-      const n = Math.min(cells, MAX_PADDED_CELLS)
-      const pad = paddedCellCount(n, buckets) - n
+      const pad = paddingCellsAfter(cells, buckets)
       for (let i = 0; i < pad; i++) {
         if (!filler(k)) return
         responsePaddingCells++
@@ -570,7 +569,7 @@ class CircuitMix {
   readonly profile: MixProfile
   /** A cover circuit: carries only cover, never calls. */
   readonly cover: boolean
-  /** Cover circuits: its age limit, jittered in [½, 1] × coverMaxAgeMs so they do not all rotate at once. */
+  /** Cover circuits: their age limit, jittered in [½, 1] × coverMaxAgeMs so they do not all rotate at once (Infinity for call circuits: the manager rotates those). */
   readonly maxAgeMs: number
   /** A cover circuit past its age, waiting for its replacement to open. */
   retiring = false
@@ -589,7 +588,7 @@ class CircuitMix {
     this.profile = profile
     this.cover = isCover
     const maxAge = o.coverMaxAgeMs ?? DEFAULT_COVER_MAX_AGE_MS
-    this.maxAgeMs = maxAge / 2 + o.rng.int(Math.max(1, Math.floor(maxAge / 2)))
+    this.maxAgeMs = isCover ? maxAge / 2 + o.rng.int(Math.max(1, Math.floor(maxAge / 2))) : Infinity
     this.#o = o
     this.#loops = loops
     this.#totals = totals
@@ -633,8 +632,7 @@ class CircuitMix {
     m.cells++
     if (m.left > 0) return
     this.#msgLeft.delete(streamId)
-    const n = Math.min(m.cells, MAX_PADDED_CELLS)
-    const pad = paddedCellCount(n, this.profile.client.paddingBuckets) - n
+    const pad = paddingCellsAfter(m.cells, this.profile.client.paddingBuckets)
     for (let i = 0; i < pad; i++) {
       if (!this.#emit([hop, RelayCommand.DROP, 0, EMPTY])) return
       this.#totals.paddingCells++

@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { RELAY_DATA_MAX } from '../../src/onion/constants.ts'
 import {
   DEFAULT_LINK_PADDING, MAX_PADDED_CELLS, MixCallerError, NO_PADDING, POW2_BUCKETS, linkPaddingDue, linkPaddingGapMs,
-  messageCellCount, nextLinkPaddingAt, paddedCellCount, validateBuckets, validateLinkPadding
+  messageCellCount, nextLinkPaddingAt, paddedCellCount, paddingCellsAfter, validateBuckets, validateLinkPadding
 } from '../../src/mix/index.ts'
 import { seededRng } from './helpers.ts'
 
@@ -100,5 +100,13 @@ describe('link padding decision', () => {
     expect(gaps.reduce((a, b) => a + b, 0) / gaps.length).toBeLessThan(550)
     expect(validateLinkPadding(DEFAULT_LINK_PADDING)).toBe(DEFAULT_LINK_PADDING)
     expect(() => validateLinkPadding({ ratePerSec: -1, idleAfterMs: 0 })).toThrow(MixCallerError)
+  })
+})
+
+describe('paddingCellsAfter', () => {
+  it('is what a message needs to reach its bucket; beyond MAX_PADDED_CELLS it pads as the largest', () => {
+    expect([1, 3, 5, 8].map((n) => paddingCellsAfter(n, POW2_BUCKETS))).toEqual([0, 1, 3, 0])
+    expect(paddingCellsAfter(3, NO_PADDING)).toBe(0)
+    expect(paddingCellsAfter(MAX_PADDED_CELLS + 5, POW2_BUCKETS)).toBe(0)
   })
 })
