@@ -154,8 +154,8 @@ export class LastHopStreams<K> {
     return { ...this.#stats, lanes: this.#lanes.size, queued: this.#queued }
   }
 
-  /** Run every slot due at or before `now` (the timer calls this; tests may too). */
-  runDue (now: number): void {
+  /** Run every slot due at or before `now`. */
+  #runDue (now: number): void {
     while (this.#heap.length > 0 && this.#heap[0].t <= now) {
       const { t, lane } = this.#pop()
       if (!lane.open || lane.slots.next !== t) continue
@@ -201,7 +201,7 @@ export class LastHopStreams<K> {
 
   #fire (): void {
     if (this.#stopped) return
-    try { this.runDue(this.#o.clock.now()) } finally { this.#arm() }
+    try { this.#runDue(this.#o.clock.now()) } finally { this.#arm() }
   }
 
   // ----- binary heap on slot time -------------------------------------------

@@ -91,11 +91,6 @@ export class HsPaths {
   /** The layer-2 set (refreshed), never containing the guards. */
   layer2Now (): string[] { return this.#l2.current(this.#ids(), this.#net.guards()) }
 
-  /** True when `id` is one of the caller's guards or layer-2 guards. */
-  isGuardOrLayer2 (id: string): boolean {
-    return this.#net.guards().includes(id) || this.layer2Now().includes(id)
-  }
-
   /** G L2 X (client → RP). */
   short (target: string): string[] {
     const g = this.#guard(target)

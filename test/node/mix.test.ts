@@ -310,7 +310,7 @@ describe('mixing on real relays', { timeout: 90_000 }, () => {
       expect(await ps.read({ signal: AbortSignal.timeout(15_000) })).toEqual(msg)
       const sent = onions.reduce((n, o) => n + (o.mix?.stats().backward.sent ?? 0), 0)
       expect(sent).toBeGreaterThan(0)
-      // cover circuits are not the manager's: a call never gets one
+      // the call's circuit counts as a call circuit (cover circuits are counted apart)
       expect(circuits.mix.stats().circuits.paranoid).toBeGreaterThanOrEqual(1)
       console.log(`paranoid: ${lanes()} backward streams, fillers ${rate.toFixed(1)}/s; client mix ${JSON.stringify(circuits.mix.stats())}`)
       p.destroy()
