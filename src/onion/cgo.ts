@@ -22,10 +22,10 @@
  * circuit and direction (T' chaining); later key compromise revealing past
  * cells (per-cell key update at the endpoints).
  * Does not defend against: cache-timing observation of the table-driven
- * POLYVAL and single-block AES (see docs/protocol.md), traffic analysis.
+ * POLYVAL (see docs/protocol.md; AES is node:crypto's AES-NI), traffic analysis.
  */
-import { AesEcbKeystream, Redacted, aesBlockWords, aesExpandKey, aesWipeKey, constantTimeEqual, wipe, type AesBlockKey } from './primitives.ts'
-import { PolyvalKey, PolyvalKey8, polyvalBlocks, polyvalBlocks8 } from './polyval.ts'
+import { AesBlockCipher, AesEcbKeystream, Redacted, constantTimeEqual, wipe } from './primitives.ts'
+import { PolyvalKey, PolyvalKey8, polyvalBlocks, polyvalTweak8 } from './polyval.ts'
 import { OnionCallerError } from './errors.ts'
 import { ARTI_CELL_BODY_LEN, ARTI_CGO_AES_KEY_LEN, BLOCK_LEN, CELL_BODY_LEN, CGO_AES_KEY_LEN, CGO_NONCE_LEN, CGO_TAG_LEN, POLYVAL_KEY_LEN } from './constants.ts'
 
@@ -62,7 +62,7 @@ export interface CgoLayout extends CgoParams {
   readonly counterMask: number
   /** POLYVAL blocks in the ET tweak T'||AD||X_R, zero-padded. */
   readonly tweakBlocks: number
-  readonly scratch: { tweak: Uint8Array, tweakWords: Uint32Array, counters: Uint8Array, block: Uint8Array, blockWords: Uint32Array, hash: Uint32Array, hashBytes: Uint8Array, words: Uint32Array }
+  readonly scratch: { tweak: Uint8Array, tweakWords: Uint32Array, counters: Uint8Array, block: Uint8Array, blockWords: Uint32Array, hash: Uint32Array, hashBytes: Uint8Array, blockIn: Buffer }
 }
 
 const layouts = new Map<string, CgoLayout>()
@@ -101,7 +101,7 @@ export function cgoLayout (params: CgoParams): CgoLayout {
       blockWords: new Uint32Array(block.buffer),
       hash,
       hashBytes: new Uint8Array(hash.buffer),
-      words: new Uint32Array(4)
+      blockIn: Buffer.alloc(BLOCK_LEN)
     }
   })
   layouts.set(id, layout)
@@ -125,58 +125,48 @@ function checkAd (ad: number): void {
 /** ET with keys KB (AES) || KU (POLYVAL). */
 export class EtCipher extends Redacted {
   readonly #layout: CgoLayout
-  readonly #withDecrypt: boolean
-  #kb: AesBlockKey
+  readonly #dirs: 'encrypt' | 'decrypt' | 'both'
+  #kb: AesBlockCipher
   /** KU hashes a whole body per operation: the one-lookup-per-byte table. */
   readonly #ku: PolyvalKey8
-  constructor (layout: CgoLayout, keys: Uint8Array, withDecrypt: boolean) {
+  constructor (layout: CgoLayout, keys: Uint8Array, dirs: 'encrypt' | 'decrypt' | 'both') {
     super()
     if (!(keys instanceof Uint8Array) || keys.length !== layout.etKeyLen) throw new OnionCallerError(`ET keys must be ${layout.etKeyLen} bytes`)
     this.#layout = layout
-    this.#withDecrypt = withDecrypt
-    this.#kb = aesExpandKey(keys.subarray(0, layout.aesKeyLen), withDecrypt)
+    this.#dirs = dirs
+    this.#kb = new AesBlockCipher(keys.subarray(0, layout.aesKeyLen), dirs)
     this.#ku = new PolyvalKey8(keys.subarray(layout.aesKeyLen))
   }
 
   /** Replace the keys (the POLYVAL table is rebuilt in place). */
   rekey (keys: Uint8Array): void {
     if (!(keys instanceof Uint8Array) || keys.length !== this.#layout.etKeyLen) throw new OnionCallerError(`ET keys must be ${this.#layout.etKeyLen} bytes`)
-    aesWipeKey(this.#kb)
-    this.#kb = aesExpandKey(keys.subarray(0, this.#layout.aesKeyLen), this.#withDecrypt)
+    this.#kb = new AesBlockCipher(keys.subarray(0, this.#layout.aesKeyLen), this.#dirs)
     this.#ku.setKey(keys.subarray(this.#layout.aesKeyLen))
   }
 
   /** h = POLYVAL(KU, tag || ad || right, zero-padded), left in scratch.hash. */
   #hash (tag: Uint8Array, ad: number, right: Uint8Array): Uint32Array {
     const { tweak, tweakWords, hash } = this.#layout.scratch
-    tweak.set(tag, 0)
-    tweak[CGO_TAG_LEN] = ad
-    tweak.set(right, CGO_TAG_LEN + 1)
-    tweak.fill(0, CGO_TAG_LEN + 1 + right.length)
     hash.fill(0)
-    polyvalBlocks8(this.#ku, hash, tweakWords, 0, this.#layout.tweakBlocks)
+    polyvalTweak8(this.#ku, hash, tag, ad, right, this.#layout.tweakBlocks, tweak, tweakWords)
     return hash
   }
 
   /** Encrypt (or decrypt) the 16-byte `block` in place, with tweak tag || ad || right. */
   crypt (encrypt: boolean, tag: Uint8Array, ad: number, right: Uint8Array, block: Uint8Array): void {
     const h = this.#hash(tag, ad, right)
-    const w = this.#layout.scratch.words
-    for (let i = 0; i < 4; i++) {
-      const o = 4 * i
-      w[i] = (block[o] | (block[o + 1] << 8) | (block[o + 2] << 16) | (block[o + 3] << 24)) ^ h[i]
-    }
-    aesBlockWords(this.#kb, encrypt, w)
-    for (let i = 0; i < 4; i++) {
-      const v = w[i] ^ h[i]
-      const o = 4 * i
-      block[o] = v; block[o + 1] = v >>> 8; block[o + 2] = v >>> 16; block[o + 3] = v >>> 24
-    }
-    w.fill(0)
+    const { blockIn } = this.#layout.scratch
+    const hb = this.#layout.scratch.hashBytes
+    for (let i = 0; i < BLOCK_LEN; i++) blockIn[i] = block[i] ^ hb[i]
+    const out = this.#kb.block(encrypt, blockIn)
+    for (let i = 0; i < BLOCK_LEN; i++) block[i] = out[i] ^ hb[i]
+    out.fill(0)
+    blockIn.fill(0)
     h.fill(0)
   }
 
-  wipe (): void { aesWipeKey(this.#kb); this.#ku.wipe() }
+  wipe (): void { this.#ku.wipe() }
 }
 
 // ---------------------------------------------------------------------------
@@ -267,7 +257,7 @@ export class Uiv extends Redacted {
     this.#layout = layout
     this.#role = role
     this.#keys = keys.slice()
-    this.#j = new EtCipher(layout, keys.subarray(0, layout.etKeyLen), role !== 'relay')
+    this.#j = new EtCipher(layout, keys.subarray(0, layout.etKeyLen), role === 'relay' ? 'encrypt' : role === 'client' ? 'decrypt' : 'both')
     this.#s = new Prf(layout, keys.subarray(layout.etKeyLen))
   }
 

@@ -14,26 +14,34 @@
  * one-byte lane shuffle, table bytes picked with extract_lane) measured slower
  * here (≈7.4 µs against ≈3.8 µs per 2 KB), so only the scalar one is built.
  *
- * Memory (one 64 KiB page):
+ * Memory (TABLE_SLOTS + 1 pages of 64 KiB):
  * ```
- *  0      2048   REDUCE8 as i64 (each value in the top 32 bits)
- *  2048   6144   the table of the key loaded last (256 × 16 bytes)
- *  6144   6160   running state S (16 bytes)
- *  6160   65536  input blocks
+ *  0       2048    REDUCE8 as i64 (each value in the top 32 bits)
+ *  2048    2064    running state S (16 bytes)
+ *  2064    65536   input blocks
+ *  65536   …       TABLE_SLOTS × 16 resident key tables (4 KiB each)
  * ```
- * The function `polyval(dataOffset, nBlocks)` absorbs nBlocks 16-byte blocks
- * into S. The table of the key used last stays in memory until another key is
- * loaded or that key is wiped ({@link WasmPolyval.forget}).
+ * The function `polyval(dataOffset, nBlocks, tableOffset)` absorbs nBlocks
+ * 16-byte blocks into S under the table at tableOffset. The tables of the keys
+ * used last stay resident (least recently loaded slot replaced first), so a
+ * relay or client alternating between a few layers copies no table per cell;
+ * a slot is cleared when its key is wiped ({@link WasmPolyval.forget}).
+ * Callers may also write their input straight into the input area
+ * ({@link WasmPolyval.input}) and save a copy.
  *
  * Not constant-time, like the JavaScript version (table lookups by secret bytes).
  */
 
 const R64_OFF = 0
-const T_OFF = 2048
-const S_OFF = 6144
-const D_OFF = 6160
+const S_OFF = 2048
+const D_OFF = 2064
 const PAGE = 65536
-/** Most blocks one call can take (the rest of the page). */
+const TABLE_BYTES = 4096
+/** Resident key tables: 16 per page. */
+const TABLES_PER_PAGE = PAGE / TABLE_BYTES
+const TABLE_PAGES = 4
+const TABLE_SLOTS = TABLE_PAGES * TABLES_PER_PAGE
+/** Most blocks one call can take (the rest of the first page). */
 const MAX_BLOCKS = Math.floor((PAGE - D_OFF) / 16)
 
 // ---------------------------------------------------------------------------
@@ -68,8 +76,8 @@ const ALIGN8 = 3
 
 /** The loop, on 64-bit halves. */
 function scalarBody (): number[] {
-  // params: 0 dataOffset, 1 nBlocks (i32) | locals: 2 p, 3 end, 4 idx, 5 ridx (i32); 6 s0, 7 s1, 8 a0, 9 a1, 10 z0, 11 z1 (i64)
-  const [DATA, NB, P, END, IDX, RIDX, S0, S1, A0, A1, Z0, Z1] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+  // params: 0 dataOffset, 1 nBlocks, 2 tableOffset (i32) | locals: 3 p, 4 end, 5 idx, 6 ridx (i32); 7 s0, 8 s1, 9 a0, 10 a1, 11 z0, 12 z1 (i64)
+  const [DATA, NB, TBL, P, END, IDX, RIDX, S0, S1, A0, A1, Z0, Z1] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
   const c: number[] = []
   const get = (l: number): void => { c.push(Op.localGet, l) }
   const set = (l: number): void => { c.push(Op.localSet, l) }
@@ -90,9 +98,9 @@ function scalarBody (): number[] {
     get(k < 8 ? A0 : A1)
     const shift = 8 * (k % 8)
     if (shift > 0) { i64(shift); op(Op.i64ShrU) }
-    op(Op.i32WrapI64); i32(255); op(Op.i32And); i32(4); op(Op.i32Shl, Op.localTee, IDX)
-    load(T_OFF); get(Z0); op(Op.i64Xor); set(Z0)
-    get(IDX); load(T_OFF + 8); get(Z1); op(Op.i64Xor); set(Z1)
+    op(Op.i32WrapI64); i32(255); op(Op.i32And); i32(4); op(Op.i32Shl); get(TBL); op(Op.i32Add, Op.localTee, IDX)
+    load(0); get(Z0); op(Op.i64Xor); set(Z0)
+    get(IDX); load(8); get(Z1); op(Op.i64Xor); set(Z1)
     // Z = Z·x^-8: shift right one byte, fold the dropped byte back in through REDUCE8
     get(Z0); op(Op.i32WrapI64); i32(255); op(Op.i32And); i32(3); op(Op.i32Shl); set(RIDX)
     get(Z0); i64(8); op(Op.i64ShrU); get(Z1); i64(56); op(Op.i64Shl, Op.i64Or); set(Z0)
@@ -113,9 +121,9 @@ function assemble (): Uint8Array {
   const EXPORT_MEMORY = 2
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
-    ...section(1, vec([[FUNC_TYPE, ...vec([[I32], [I32]]), 0]])), // type: (i32, i32) -> ()
+    ...section(1, vec([[FUNC_TYPE, ...vec([[I32], [I32], [I32]]), 0]])), // type: (i32, i32, i32) -> ()
     ...section(3, vec([[0]])), // one function of type 0
-    ...section(5, vec([[0, 1]])), // memory: min 1 page, no max
+    ...section(5, vec([[0, ...uleb(1 + TABLE_PAGES)]])), // memory: min 1 + TABLE_PAGES pages, no max
     ...section(7, vec([[...name('polyval'), EXPORT_FUNC, 0], [...name('mem'), EXPORT_MEMORY, 0]])),
     ...section(10, vec([[...uleb(body.length), ...body]]))
   ])
@@ -125,10 +133,15 @@ function assemble (): Uint8Array {
 export interface TableKey { readonly t: Uint32Array, readonly version: number }
 
 export class WasmPolyval {
-  readonly #fn: (dataOffset: number, nBlocks: number) => void
+  readonly #fn: (dataOffset: number, nBlocks: number, tableOffset: number) => void
   readonly #mem: Uint32Array
-  #loaded: TableKey | undefined
-  #loadedVersion = -1
+  readonly #bytes: Uint8Array
+  /** Which key (and which version of it) each resident slot holds. */
+  readonly #slotKey: Array<TableKey | undefined> = new Array<TableKey | undefined>(TABLE_SLOTS).fill(undefined)
+  readonly #slotVersion = new Array<number>(TABLE_SLOTS).fill(-1)
+  readonly #slotOf = new WeakMap<TableKey, number>()
+  /** The slot loaded next when a key is not resident (round robin: the least recently loaded). */
+  #next = 0
 
   /** Throws when WebAssembly is unavailable. */
   constructor (reduce8: Uint32Array) {
@@ -144,36 +157,72 @@ export class WasmPolyval {
     const mem: unknown = Reflect.get(exports, 'mem')
     const fn: unknown = Reflect.get(exports, 'polyval')
     const buffer: unknown = typeof mem === 'object' && mem !== null ? Reflect.get(mem, 'buffer') : undefined
-    if (!(buffer instanceof ArrayBuffer) || buffer.byteLength < PAGE || typeof fn !== 'function') throw new Error('unexpected WebAssembly exports')
+    if (!(buffer instanceof ArrayBuffer) || buffer.byteLength < (1 + TABLE_PAGES) * PAGE || typeof fn !== 'function') throw new Error('unexpected WebAssembly exports')
     this.#mem = new Uint32Array(buffer)
-    this.#fn = (d, n) => { Reflect.apply(fn, undefined, [d, n]) }
+    this.#bytes = new Uint8Array(buffer)
+    this.#fn = (d, n, t) => { Reflect.apply(fn, undefined, [d, n, t]) }
     for (let n = 0; n < 256; n++) this.#mem[(R64_OFF >> 2) + 2 * n + 1] = reduce8[n] // i64 entries: the top 32 bits
+  }
+
+  /** Most blocks {@link absorbInput} takes. */
+  get maxInputBlocks (): number { return MAX_BLOCKS }
+
+  /** The input area (MAX_BLOCKS × 16 bytes): write blocks here, then call {@link absorbInput}. */
+  input (): Uint8Array { return this.#bytes.subarray(D_OFF, D_OFF + MAX_BLOCKS * 16) }
+
+  /** Byte offset of `key`'s resident table, loading it into a slot if it is not there (or changed). */
+  #table (key: TableKey): number {
+    let slot = this.#slotOf.get(key)
+    if (slot === undefined || this.#slotKey[slot] !== key) {
+      slot = this.#next
+      this.#next = (this.#next + 1) % TABLE_SLOTS
+      const old = this.#slotKey[slot]
+      if (old !== undefined) this.#slotOf.delete(old)
+      this.#slotKey[slot] = key
+      this.#slotOf.set(key, slot)
+      this.#slotVersion[slot] = -1
+    }
+    const off = PAGE + slot * TABLE_BYTES
+    if (this.#slotVersion[slot] !== key.version) {
+      this.#mem.set(key.t, off >> 2)
+      this.#slotVersion[slot] = key.version
+    }
+    return off
+  }
+
+  /** Absorb the first `nBlocks` blocks of the input area into `s` (4 words), under `key`. */
+  absorbInput (key: TableKey, s: Uint32Array, nBlocks: number): void {
+    if (!Number.isInteger(nBlocks) || nBlocks < 0 || nBlocks > MAX_BLOCKS) throw new RangeError('too many blocks for the input area')
+    const t = this.#table(key)
+    const mem = this.#mem
+    mem.set(s, S_OFF >> 2)
+    this.#fn(D_OFF, nBlocks, t)
+    s.set(mem.subarray(S_OFF >> 2, (S_OFF >> 2) + 4))
   }
 
   /** Absorb `nBlocks` blocks of `words` (from word `start`) into the state `s` (4 words), under `key`. */
   blocks (key: TableKey, s: Uint32Array, words: Uint32Array, start: number, nBlocks: number): void {
     const mem = this.#mem
-    if (this.#loaded !== key || this.#loadedVersion !== key.version) {
-      mem.set(key.t, T_OFF >> 2)
-      this.#loaded = key
-      this.#loadedVersion = key.version
-    }
+    const t = this.#table(key)
     mem.set(s, S_OFF >> 2)
     for (let done = 0; done < nBlocks;) {
       const n = Math.min(MAX_BLOCKS, nBlocks - done)
       const from = start + 4 * done
       mem.set(words.subarray(from, from + 4 * n), D_OFF >> 2)
-      this.#fn(D_OFF, n)
+      this.#fn(D_OFF, n, t)
       done += n
     }
     s.set(mem.subarray(S_OFF >> 2, (S_OFF >> 2) + 4))
   }
 
-  /** Clear the copy of `key`'s table if it is the one loaded (the key is being wiped). */
+  /** Clear `key`'s resident table, if it has one (the key is being wiped). */
   forget (key: TableKey): void {
-    if (this.#loaded !== key) return
-    this.#mem.fill(0, T_OFF >> 2, S_OFF >> 2)
-    this.#loaded = undefined
-    this.#loadedVersion = -1
+    const slot = this.#slotOf.get(key)
+    if (slot === undefined || this.#slotKey[slot] !== key) return
+    const off = PAGE + slot * TABLE_BYTES
+    this.#bytes.fill(0, off, off + TABLE_BYTES)
+    this.#slotKey[slot] = undefined
+    this.#slotVersion[slot] = -1
+    this.#slotOf.delete(key)
   }
 }

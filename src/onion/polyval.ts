@@ -246,6 +246,26 @@ export function polyvalBlocks8 (key: PolyvalKey8, s: Uint32Array, words: Uint32A
   else polyvalBlocks8Js(key, s, words, start, nBlocks)
 }
 
+/**
+ * POLYVAL under `key` of `head` (16 bytes) || `ad` (one byte) || `tail`,
+ * zero-padded to `nBlocks` blocks, absorbed into `s`: CGO's ET tweak. With
+ * WebAssembly the bytes are written straight into the module's input area
+ * (one copy fewer than building them in `scratch` first); otherwise they are
+ * built in `scratch` (at least nBlocks × 16 bytes, with its Uint32Array view
+ * `scratchWords`) for the JavaScript version.
+ */
+export function polyvalTweak8 (key: PolyvalKey8, s: Uint32Array, head: Uint8Array, ad: number, tail: Uint8Array, nBlocks: number, scratch: Uint8Array, scratchWords: Uint32Array): void {
+  const w = wasm === undefined ? loadWasm() : wasm
+  const len = nBlocks * BLOCK_LEN
+  const buf = w !== null && nBlocks <= w.maxInputBlocks ? w.input() : scratch
+  buf.set(head, 0)
+  buf[BLOCK_LEN] = ad
+  buf.set(tail, BLOCK_LEN + 1)
+  buf.fill(0, BLOCK_LEN + 1 + tail.length, len)
+  if (buf !== scratch && w !== null) w.absorbInput(key, s, nBlocks)
+  else polyvalBlocks8Js(key, s, scratchWords, 0, nBlocks)
+}
+
 /** The JavaScript version of {@link polyvalBlocks8} (fallback, and reference in tests). */
 export function polyvalBlocks8Js (key: PolyvalKey8, s: Uint32Array, words: Uint32Array, start: number, nBlocks: number): void {
   const t = key.t
