@@ -38,10 +38,38 @@ export interface LinkStats {
   dropped: number
 }
 
+/** js-yamux's stream state numbers (its StreamState): only an established stream's updates are deferred. */
+const YAMUX_ESTABLISHED = 3
+
+/**
+ * Make a js-yamux stream send a window update only once half its receive window
+ * is used, as go-yamux, rust-yamux (PR #109) and py-libp2p do, instead of after
+ * every data frame (js-yamux 8). On a link every cell batch is one data frame, so
+ * stock behaviour adds a frame, a Noise message and a socket write going back for
+ * every one going forward. The peer still always holds at least half a window of
+ * credit, so flow control is unchanged in effect. Opening, closing and paused
+ * streams keep the stock path (their updates carry flags or state).
+ * Returns false, changing nothing, when the stream is not a js-yamux stream of
+ * the expected shape (another muxer, or a changed version).
+ */
+export function halveWindowUpdates (stream: Stream): boolean {
+  const s = stream as unknown as { sendWindowUpdate?: unknown, state?: unknown, recvWindow?: unknown, recvWindowCapacity?: unknown }
+  const stock = s.sendWindowUpdate
+  if (typeof stock !== 'function' || typeof s.recvWindow !== 'number' || typeof s.recvWindowCapacity !== 'number') return false
+  s.sendWindowUpdate = function (this: typeof s): unknown {
+    if (this.state === YAMUX_ESTABLISHED && typeof this.recvWindow === 'number' && typeof this.recvWindowCapacity === 'number' &&
+      this.recvWindowCapacity > this.recvWindow / 2) return undefined
+    return Reflect.apply(stock, this, [])
+  }
+  return true
+}
+
 export class Link {
   readonly peer: PeerId
   readonly direction: 'inbound' | 'outbound'
   readonly stats: LinkStats = { cellsIn: 0, cellsOut: 0, sends: 0, drains: 0, dropped: 0 }
+  /** Whether this link's muxer stream sends window updates only at half a window ({@link halveWindowUpdates}). */
+  readonly windowUpdatesHalved: boolean
   readonly #stream: Stream
   readonly #cellSize: number
   readonly #idleMs: number
@@ -65,6 +93,7 @@ export class Link {
     this.#onCell = opts.onCell
     this.#onClose = opts.onClose
     stream.maxWriteBufferLength = LINK_MAX_WRITE_BUFFER
+    this.windowUpdatesHalved = halveWindowUpdates(stream)
     stream.addEventListener('message', (evt) => { this.#receive(evt.data) })
     stream.addEventListener('close', (evt) => {
       const err = 'error' in evt && evt.error instanceof Error ? evt.error : undefined

@@ -5,7 +5,9 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
+import type { Stream } from '@libp2p/interface'
 import { createRelayHost, descriptorKey, signDescriptor, systemClock, generateX25519 } from '../../src/overlay/index.ts'
+import { Link } from '../../src/overlay/link.ts'
 import { startRelayNode, type RelayNode } from '../../src/node/relay.ts'
 import { startClientNode } from '../../src/node/client.ts'
 import { makeDescriptor, relayKey, tempHome } from './helpers.ts'
@@ -153,6 +155,47 @@ describe('3-relay network', { timeout: 120_000 }, () => {
       await ma.stop(); await mb.stop()
     }
     expect(la.closed).toBe(false)
+  })
+
+  it('a link stream sends a window update only after half a window, a stock stream after every frame', async () => {
+    const [a, b] = relays
+    type Yamuxish = Stream & { recvWindow: number, recvWindowCapacity: number }
+    const inbound: Record<string, Yamuxish> = {}
+    const got: Record<string, number> = { link: 0, stock: 0 }
+    const CELL = 2048
+    for (const kind of ['link', 'stock'] as const) {
+      await b.host.handle(`/veil/window-test-${kind}/1.0.0`, (stream, conn) => {
+        inbound[kind] = stream as Yamuxish
+        if (kind === 'link') new Link(stream, conn.remotePeer, { cellSize: CELL, onCell: () => { got.link++ } }) // eslint-disable-line no-new
+        else stream.addEventListener('message', (evt) => { got.stock += evt.data.byteLength / CELL })
+      })
+    }
+    try {
+      const ls = await a.host.dialProtocol(b.peerId, '/veil/window-test-link/1.0.0')
+      const link = new Link(ls, b.peerId, { cellSize: CELL, onCell: () => {} })
+      const ss = await a.host.dialProtocol(b.peerId, '/veil/window-test-stock/1.0.0')
+      expect(link.windowUpdatesHalved).toBe(true)
+      // one data frame per cell: wait for each to arrive before the next
+      for (let i = 1; i <= 40; i++) {
+        link.send(new Uint8Array(CELL))
+        ss.send(new Uint8Array(CELL))
+        await until(() => got.link === i && got.stock === i, 5_000, `cell ${i}`)
+      }
+      const win = (s: Yamuxish): { used: number, window: number } => ({ used: s.recvWindow - s.recvWindowCapacity, window: s.recvWindow })
+      // 40 cells = 80 KiB, under half of the 256 KiB window: the link's receiver has sent no update yet
+      expect(win(inbound.link)).toEqual({ used: 40 * CELL, window: inbound.link.recvWindow })
+      // the stock stream refills its window after every frame
+      expect(win(inbound.stock).used).toBe(0)
+      // past half a window the link's receiver refills, and flow never stalls over many windows
+      for (let i = 0; i < 600; i++) { while (!link.send(new Uint8Array(CELL))) await new Promise(resolve => setTimeout(resolve, 1)) }
+      await until(() => got.link === 640, 20_000, '600 more cells')
+      expect(win(inbound.link).used).toBeLessThanOrEqual(inbound.link.recvWindow / 2)
+      link.abort(new Error('test over'))
+      ss.abort(new Error('test over'))
+    } finally {
+      await b.host.unhandle('/veil/window-test-link/1.0.0')
+      await b.host.unhandle('/veil/window-test-stock/1.0.0')
+    }
   })
 
   it('a relay restarted on the same data dir keeps its peer id and onion keys', async () => {
