@@ -9,6 +9,9 @@
  * - rtt_p50/p99_ms: one 1 KB message echoed by the last hop over a warm circuit;
  *   raw_rtt_p50_ms: the same 1 KB round trip over one raw libp2p stream between two
  *   of the relays' hosts, in the same run; rtt_ratio = rtt_p50 / raw_rtt_p50;
+ *   raw_halved_rtt_p50_ms / rtt_ratio_vs_halved: the same against a raw stream given the
+ *   links' yamux tuning (window updates at half a window, src/overlay/link.ts), so the
+ *   share of the ratio that comes from that tuning is visible;
  * - tput_MBps: one-way throughput of a 3-hop circuit stream fed 16 KB writes (until the
  *   sink at the last hop acknowledges the last byte); raw_tput_MBps: one raw libp2p
  *   stream fed the same 16 KB writes (same ack); tput_ratio = tput / raw_tput;
@@ -35,6 +38,7 @@ import {
   CellCommand, DestroyReason, RelayCircuits, RelayHandshakeKeys, VEIL_CGO_PARAMS, cgoLayout, clientStart, encodeCell, generateOnionKey, relayLayer, systemRng,
   CGO_STATE_SEED_LEN, CIRC_ID_HIGH_BIT, HANDSHAKE_TYPE_HYBRID_NTOR_V1, RELAY_ID_LEN, type LinkLike, type OnionStream
 } from '../src/onion/index.ts'
+import { halveWindowUpdates } from '../src/overlay/link.ts'
 import { percentile, report, round } from './common.ts'
 import { Session } from 'node:inspector/promises'
 import { writeFile } from 'node:fs/promises'
@@ -64,6 +68,8 @@ const RTT_MSG = 1024
 const WRITE = 16 * 1024
 const TOTAL = Math.ceil(MB * 1_000_000 / WRITE) * WRITE
 const RAW_PROTOCOL = '/veil-bench/raw/1.0.0'
+/** The same raw stream with the link's yamux tuning (window updates at half a window), for a like-for-like figure. */
+const RAW_HALVED_PROTOCOL = '/veil-bench/raw-halved/1.0.0'
 const log = (s: string): void => { process.stderr.write(s + '\n') }
 const sorted = (xs: number[]): number[] => xs.slice().sort((a, b) => a - b)
 
@@ -190,6 +196,7 @@ try {
     })
     onions.push(o)
     await r.host.handle(RAW_PROTOCOL, (stream) => { rawHandler(stream) })
+    await r.host.handle(RAW_HALVED_PROTOCOL, (stream) => { halveWindowUpdates(stream); rawHandler(stream) })
   }
   const end = Date.now() + 30_000
   while (!relays.every(r => r.directory.size === 5)) {
@@ -220,11 +227,17 @@ try {
     const raw = await relays[0].host.dialProtocol(relays[1].peerId, RAW_PROTOCOL)
     const rawIn = new Reader(raw)
     await sendAll(raw, Uint8Array.of(0x65))
+    const halved = await relays[0].host.dialProtocol(relays[1].peerId, RAW_HALVED_PROTOCOL)
+    if (!halveWindowUpdates(halved)) throw new Error('the raw stream is not a js-yamux stream')
+    const halvedIn = new Reader(halved)
+    await sendAll(halved, Uint8Array.of(0x65))
     const rtts: number[] = []
     const rawRtts: number[] = []
+    const halvedRtts: number[] = []
     for (let i = 0; i < 50; i++) {
       await echo.send(msg); await echo.read()
       await sendAll(raw, msg); await rawIn.bytes(RTT_MSG)
+      await sendAll(halved, msg); await halvedIn.bytes(RTT_MSG)
     }
     // interleaved, so both see the same machine load
     await profiled('rtt', async () => {
@@ -237,12 +250,18 @@ try {
         await sendAll(raw, msg)
         await rawIn.bytes(RTT_MSG)
         rawRtts.push(performance.now() - t0)
+        t0 = performance.now()
+        await sendAll(halved, msg)
+        await halvedIn.bytes(RTT_MSG)
+        halvedRtts.push(performance.now() - t0)
       }
     })
     await raw.close()
+    await halved.close()
     const r = sorted(rtts)
     const rr = sorted(rawRtts)
-    log(`1 KB round trip: circuit p50 ${round(percentile(r, 0.5), 3)} ms p99 ${round(percentile(r, 0.99), 3)} ms; raw stream p50 ${round(percentile(rr, 0.5), 3)} ms`)
+    const hr = sorted(halvedRtts)
+    log(`1 KB round trip: circuit p50 ${round(percentile(r, 0.5), 3)} ms p99 ${round(percentile(r, 0.99), 3)} ms; raw stream p50 ${round(percentile(rr, 0.5), 3)} ms; raw stream with the link's window tuning p50 ${round(percentile(hr, 0.5), 3)} ms`)
 
     // ----- throughput --------------------------------------------------------------
     const chunk = new Uint8Array(WRITE).fill(3)
@@ -291,6 +310,8 @@ try {
       rtt_p99_ms: round(percentile(r, 0.99), 3),
       raw_rtt_p50_ms: round(percentile(rr, 0.5), 3),
       rtt_ratio: round(percentile(r, 0.5) / percentile(rr, 0.5)),
+      raw_halved_rtt_p50_ms: round(percentile(hr, 0.5), 3),
+      rtt_ratio_vs_halved: round(percentile(r, 0.5) / percentile(hr, 0.5)),
       tput_MBps: round(tput),
       raw_tput_MBps: round(rawTput),
       tput_ratio: round(tput / rawTput, 3),
@@ -303,6 +324,6 @@ try {
   }
 } finally {
   for (const o of onions) o.stop()
-  await Promise.all(relays.map(async r => { await r.host.unhandle(RAW_PROTOCOL).catch(() => {}); await r.stop() }))
+  await Promise.all(relays.map(async r => { await r.host.unhandle(RAW_PROTOCOL).catch(() => {}); await r.host.unhandle(RAW_HALVED_PROTOCOL).catch(() => {}); await r.stop() }))
   await rm(home, { recursive: true, force: true })
 }
