@@ -58,6 +58,8 @@ export interface CgoLayout extends CgoParams {
   readonly n1Block: number
   /** Bytes of t = 1 keystream consumed by UPDATE (new keys and nonce). */
   readonly n1Len: number
+  /** Blocks of t = 0 and t = 1 keystream together: n1Block follows the last t = 0 block, so one call yields both. */
+  readonly totalBlocks: number
   /** Mask for the last counter byte: clears enough low bits that the counter never carries out of it. */
   readonly counterMask: number
   /** POLYVAL blocks in the ET tweak T'||AD||X_R, zero-padded. */
@@ -92,11 +94,11 @@ export function cgoLayout (params: CgoParams): CgoLayout {
   const hash = new Uint32Array(4)
   const layout: CgoLayout = Object.freeze({
     bodyLen, aesKeyLen, payloadLen, etKeyLen, prfKeyLen, uivKeyLen, stateSeedLen: uivKeyLen + CGO_NONCE_LEN,
-    n0Blocks, n1Block, n1Len, counterMask, tweakBlocks,
+    n0Blocks, n1Block, n1Len, totalBlocks, counterMask, tweakBlocks,
     scratch: {
       tweak,
       tweakWords: new Uint32Array(tweak.buffer),
-      counters: new Uint8Array(Math.max(n0Blocks, totalBlocks - n1Block) * BLOCK_LEN),
+      counters: new Uint8Array(totalBlocks * BLOCK_LEN),
       block,
       blockWords: new Uint32Array(block.buffer),
       hash,
@@ -169,6 +171,21 @@ export class EtCipher extends Redacted {
   wipe (): void { this.#ku.wipe() }
 }
 
+/** data ^= ks (ks at least as long as data). */
+function xorInto (data: Uint8Array, ks: Uint8Array): void {
+  let i = 0
+  if (((data.byteOffset | ks.byteOffset) & 7) === 0) {
+    // aligned: XOR 64 bits at a time (V8 compiles BigUint64Array XOR to plain 64-bit
+    // operations; measured faster than fresh Uint32Array views)
+    const n = data.length >>> 3
+    const dw = new BigUint64Array(data.buffer, data.byteOffset, n)
+    const kw = new BigUint64Array(ks.buffer, ks.byteOffset, n)
+    for (let j = 0; j < n; j++) dw[j] ^= kw[j]
+    i = n << 3
+  }
+  for (; i < data.length; i++) data[i] ^= ks[i]
+}
+
 // ---------------------------------------------------------------------------
 // PRF: tweakable keystream
 // ---------------------------------------------------------------------------
@@ -194,45 +211,53 @@ export class Prf extends Redacted {
     this.#b.setKey(keys.subarray(this.#layout.aesKeyLen))
   }
 
-  /** `len` bytes of keystream for `tweak` (16 bytes), starting at block 0 (t = 0) or n1Block (t = 1). */
-  keystream (tweak: Uint8Array, t: 0 | 1, len: number): Uint8Array {
+  /** Keystream blocks `first` .. `first + nBlocks - 1` for `tweak` (16 bytes), in one AES call. */
+  #blocks (tweak: Uint8Array, first: number, nBlocks: number): Uint8Array {
     const layout = this.#layout
     const { counters, block, blockWords, hash, hashBytes: c } = layout.scratch
     block.set(tweak.subarray(0, BLOCK_LEN))
     hash.fill(0)
     polyvalBlocks(this.#b, hash, blockWords, 0, 1)
     const base = c[BLOCK_LEN - 1] & layout.counterMask
-    const first = t === 0 ? 0 : layout.n1Block
-    const nBlocks = Math.ceil(len / BLOCK_LEN)
+    const len = nBlocks * BLOCK_LEN
     // All counter blocks share the first 15 bytes: write one, double it, then set each last byte.
     counters.set(c, 0)
-    for (let filled = BLOCK_LEN; filled < nBlocks * BLOCK_LEN; filled *= 2) {
-      counters.copyWithin(filled, 0, Math.min(filled, nBlocks * BLOCK_LEN - filled))
-    }
+    for (let filled = BLOCK_LEN; filled < len; filled *= 2) counters.copyWithin(filled, 0, Math.min(filled, len - filled))
     for (let i = 0; i < nBlocks; i++) counters[i * BLOCK_LEN + BLOCK_LEN - 1] = base | (first + i)
-    const out = this.#k.encryptBlocks(counters.subarray(0, nBlocks * BLOCK_LEN))
-    counters.fill(0, 0, nBlocks * BLOCK_LEN)
+    const out = this.#k.encryptBlocks(counters.subarray(0, len))
+    counters.fill(0, 0, len)
     block.fill(0)
     hash.fill(0)
+    return out
+  }
+
+  /** `len` bytes of keystream for `tweak` (16 bytes), starting at block 0 (t = 0) or n1Block (t = 1). */
+  keystream (tweak: Uint8Array, t: 0 | 1, len: number): Uint8Array {
+    const out = this.#blocks(tweak, t === 0 ? 0 : this.#layout.n1Block, Math.ceil(len / BLOCK_LEN))
     // A plain Uint8Array view: Buffer#slice would alias instead of copying.
     return new Uint8Array(out.buffer, out.byteOffset, len)
   }
 
   /** data ^= PRF(tweak, t = 0). */
   xorN0 (tweak: Uint8Array, data: Uint8Array): void {
-    const ks = this.keystream(tweak, 0, data.length)
-    let i = 0
-    if (((data.byteOffset | ks.byteOffset) & 7) === 0) {
-      // aligned: XOR 64 bits at a time (V8 compiles BigUint64Array XOR to plain 64-bit
-      // operations; measured faster than fresh Uint32Array views)
-      const n = data.length >>> 3
-      const dw = new BigUint64Array(data.buffer, data.byteOffset, n)
-      const kw = new BigUint64Array(ks.buffer, ks.byteOffset, n)
-      for (let j = 0; j < n; j++) dw[j] ^= kw[j]
-      i = n << 3
-    }
-    for (; i < data.length; i++) data[i] ^= ks[i]
+    const ks = this.#blocks(tweak, 0, Math.ceil(data.length / BLOCK_LEN))
+    xorInto(data, ks)
     ks.fill(0)
+  }
+
+  /**
+   * data ^= PRF(tweak, t = 0), and return PRF(tweak, t = 1)'s first n1Len bytes
+   * (UPDATE's seed for the same tweak) from the same AES call: the t = 1 blocks
+   * follow the t = 0 ones. `data` is the whole payload.
+   */
+  xorN0WithSeed (tweak: Uint8Array, data: Uint8Array): Uint8Array {
+    const layout = this.#layout
+    const ks = this.#blocks(tweak, 0, layout.totalBlocks)
+    xorInto(data, ks.subarray(0, data.length))
+    const from = layout.n1Block * BLOCK_LEN
+    const seed = new Uint8Array(ks.subarray(from, from + layout.n1Len))
+    ks.fill(0)
+    return seed
   }
 
   wipe (): void { this.#b.wipe() }
@@ -287,8 +312,52 @@ export class Uiv extends Redacted {
 
   /** UPDATE_UIV: replace (J, S) and `nonce` (in place) with PRF(S, nonce, 1). */
   update (nonce: Uint8Array): void {
+    const seed = this.#s.keystream(nonce, 1, this.#layout.n1Len)
+    this.#applySeed(seed, nonce)
+  }
+
+  /**
+   * ENC_UIV in place, then UPDATE_UIV with N = the new left part Y_L when
+   * `nonce` is undefined (originating) or when Y_L equals `nonce` (recognising);
+   * the update's PRF(S, Y_L, 1) comes from the same AES call as PRF(S, Y_L, 0).
+   * On update `out` receives the new nonce. Returns whether it updated.
+   */
+  encryptUpdating (tag: Uint8Array, ad: number, body: Uint8Array, nonce: Uint8Array | undefined, out: Uint8Array): boolean {
+    checkBody(this.#layout, body)
+    const left = body.subarray(0, CGO_TAG_LEN)
+    const right = body.subarray(CGO_TAG_LEN)
+    this.#j.crypt(true, tag, ad, right, left)
+    if (nonce !== undefined && !constantTimeEqual(left, nonce)) {
+      this.#s.xorN0(left, right)
+      return false
+    }
+    const seed = this.#s.xorN0WithSeed(left, right)
+    this.#applySeed(seed, out)
+    return true
+  }
+
+  /**
+   * DEC_UIV in place, then UPDATE_UIV with N = the incoming left part Y_L when
+   * `nonce` is undefined (originating) or when the decrypted left part equals
+   * `nonce` (recognising), from the same AES call as the t = 0 keystream. On
+   * update `out` receives the new nonce. Returns whether it updated.
+   */
+  decryptUpdating (tag: Uint8Array, ad: number, body: Uint8Array, nonce: Uint8Array | undefined, out: Uint8Array): boolean {
+    checkBody(this.#layout, body)
+    if (this.#role === 'relay') throw new OnionCallerError('relay-side UIV cannot decrypt')
+    const left = body.subarray(0, CGO_TAG_LEN)
+    const right = body.subarray(CGO_TAG_LEN)
+    const seed = this.#s.xorN0WithSeed(left, right) // tweak: Y_L, before ET replaces it
+    this.#j.crypt(false, tag, ad, right, left)
+    const update = nonce === undefined || constantTimeEqual(left, nonce)
+    if (update) this.#applySeed(seed, out)
+    else seed.fill(0)
+    return update
+  }
+
+  /** Install UPDATE's output: J' | S' as the keys, N' into `nonce`. */
+  #applySeed (seed: Uint8Array, nonce: Uint8Array): void {
     const layout = this.#layout
-    const seed = this.#s.keystream(nonce, 1, layout.n1Len)
     this.#keys.set(seed.subarray(0, layout.uivKeyLen))
     this.#j.rekey(this.#keys.subarray(0, layout.etKeyLen))
     this.#s.rekey(this.#keys.subarray(layout.etKeyLen))
@@ -332,13 +401,9 @@ export class RelayOutbound extends Redacted {
   decryptOutbound (ad: number, body: Uint8Array): boolean {
     checkAd(ad)
     const s = this.state
-    s.uiv.encrypt(s.tag, ad, body)
+    const recognised = s.uiv.encryptUpdating(s.tag, ad, body, s.nonce, s.nonce)
     s.tag.set(body.subarray(0, CGO_TAG_LEN))
-    if (constantTimeEqual(s.tag, s.nonce)) {
-      s.uiv.update(s.nonce)
-      return true
-    }
-    return false
+    return recognised
   }
 }
 
@@ -357,12 +422,12 @@ export class RelayInbound extends Redacted {
 
   /** Originate a cell toward the client: body = N || payload, then encrypt and update keys. Returns the new tag. */
   originate (ad: number, body: Uint8Array): Uint8Array {
+    checkAd(ad)
     const s = this.state
     checkBody(s.layout, body)
     body.set(s.nonce, 0)
-    this.encryptInbound(ad, body)
-    s.nonce.set(body.subarray(0, CGO_TAG_LEN))
-    s.uiv.update(s.nonce)
+    s.uiv.encryptUpdating(s.tag, ad, body, undefined, s.nonce)
+    s.tag.set(body.subarray(0, CGO_TAG_LEN))
     return s.tag.slice()
   }
 }
@@ -374,11 +439,13 @@ export class ClientOutbound extends Redacted {
 
   /** Make this hop the cell's target: body = N || payload, then decrypt and update keys. Returns the new tag. */
   originateFor (ad: number, body: Uint8Array): Uint8Array {
+    checkAd(ad)
     const s = this.state
     checkBody(s.layout, body)
     body.set(s.nonce, 0)
-    this.encryptOutbound(ad, body)
-    s.uiv.update(s.nonce)
+    const newTag = body.slice(0, CGO_TAG_LEN)
+    s.uiv.decryptUpdating(s.tag, ad, body, undefined, s.nonce)
+    s.tag.set(newTag)
     return s.tag.slice()
   }
 
@@ -402,14 +469,9 @@ export class ClientInbound extends Redacted {
     checkAd(ad)
     const s = this.state
     const original = body.slice(0, CGO_TAG_LEN)
-    s.uiv.decrypt(s.tag, ad, body)
+    const recognised = s.uiv.decryptUpdating(s.tag, ad, body, s.nonce, s.nonce)
     s.tag.set(original)
-    if (constantTimeEqual(body.subarray(0, CGO_TAG_LEN), s.nonce)) {
-      s.uiv.update(original)
-      s.nonce.set(original)
-      return true
-    }
-    return false
+    return recognised
   }
 }
 
