@@ -218,7 +218,7 @@ try {
       c.destroy()
     }
     const b = sorted(builds)
-    log(`built ${BUILDS} ${HOPS}-hop circuits: p50 ${round(percentile(b, 0.5))} ms, p99 ${round(percentile(b, 0.99))} ms (${circuits.manager.counters.buildFailures - failuresBefore} attempts retried)`)
+    log(`built ${BUILDS} ${HOPS}-hop circuits: p50 ${round(percentile(b, 0.5))} ms, p99 ${round(percentile(b, 0.99))} ms (${circuits.manager.counters.buildFailures - failuresBefore} attempts retried); slowest ${b.slice(-5).map(x => round(x)).join(', ')} ms`)
 
     // ----- round trips -----------------------------------------------------------
     const c = await circuits.manager.build()
