@@ -128,7 +128,8 @@ function checkAd (ad: number): void {
 export class EtCipher extends Redacted {
   readonly #layout: CgoLayout
   readonly #dirs: 'encrypt' | 'decrypt' | 'both'
-  #kb: AesBlockCipher
+  /** KB as node:crypto contexts (undefined once wiped: OpenSSL's copy is freed when they are collected). */
+  #kb: AesBlockCipher | undefined
   /** KU hashes a whole body per operation: the one-lookup-per-byte table. */
   readonly #ku: PolyvalKey8
   constructor (layout: CgoLayout, keys: Uint8Array, dirs: 'encrypt' | 'decrypt' | 'both') {
@@ -157,18 +158,21 @@ export class EtCipher extends Redacted {
 
   /** Encrypt (or decrypt) the 16-byte `block` in place, with tweak tag || ad || right. */
   crypt (encrypt: boolean, tag: Uint8Array, ad: number, right: Uint8Array, block: Uint8Array): void {
+    const kb = this.#kb
+    if (kb === undefined) throw new OnionCallerError('ET keys were wiped')
+    if (this.#dirs !== 'both' && (this.#dirs === 'encrypt') !== encrypt) throw new OnionCallerError(`this ET was set up to ${this.#dirs} only`)
     const h = this.#hash(tag, ad, right)
     const { blockIn } = this.#layout.scratch
     const hb = this.#layout.scratch.hashBytes
     for (let i = 0; i < BLOCK_LEN; i++) blockIn[i] = block[i] ^ hb[i]
-    const out = this.#kb.block(encrypt, blockIn)
+    const out = kb.block(encrypt, blockIn)
     for (let i = 0; i < BLOCK_LEN; i++) block[i] = out[i] ^ hb[i]
     out.fill(0)
     blockIn.fill(0)
     h.fill(0)
   }
 
-  wipe (): void { this.#ku.wipe() }
+  wipe (): void { this.#kb = undefined; this.#ku.wipe() }
 }
 
 /** data ^= ks (ks at least as long as data). */
@@ -193,7 +197,8 @@ function xorInto (data: Uint8Array, ks: Uint8Array): void {
 /** PRF with keys K (AES-CTR) || B (POLYVAL). One kept AES context per key. */
 export class Prf extends Redacted {
   readonly #layout: CgoLayout
-  #k: AesEcbKeystream
+  /** K as a node:crypto context (undefined once wiped: OpenSSL's copy is freed when it is collected). */
+  #k: AesEcbKeystream | undefined
   /** B hashes one block per operation: the small 4-bit tables. */
   readonly #b: PolyvalKey
   constructor (layout: CgoLayout, keys: Uint8Array) {
@@ -213,6 +218,8 @@ export class Prf extends Redacted {
 
   /** Keystream blocks `first` .. `first + nBlocks - 1` for `tweak` (16 bytes), in one AES call. */
   #blocks (tweak: Uint8Array, first: number, nBlocks: number): Uint8Array {
+    const k = this.#k
+    if (k === undefined) throw new OnionCallerError('PRF keys were wiped')
     const layout = this.#layout
     const { counters, block, blockWords, hash, hashBytes: c } = layout.scratch
     block.set(tweak.subarray(0, BLOCK_LEN))
@@ -224,7 +231,7 @@ export class Prf extends Redacted {
     counters.set(c, 0)
     for (let filled = BLOCK_LEN; filled < len; filled *= 2) counters.copyWithin(filled, 0, Math.min(filled, len - filled))
     for (let i = 0; i < nBlocks; i++) counters[i * BLOCK_LEN + BLOCK_LEN - 1] = base | (first + i)
-    const out = this.#k.encryptBlocks(counters.subarray(0, len))
+    const out = k.encryptBlocks(counters.subarray(0, len))
     counters.fill(0, 0, len)
     block.fill(0)
     hash.fill(0)
@@ -260,7 +267,7 @@ export class Prf extends Redacted {
     return seed
   }
 
-  wipe (): void { this.#b.wipe() }
+  wipe (): void { this.#k = undefined; this.#b.wipe() }
 }
 
 // ---------------------------------------------------------------------------

@@ -14,20 +14,21 @@
  * one-byte lane shuffle, table bytes picked with extract_lane) measured slower
  * here (≈7.4 µs against ≈3.8 µs per 2 KB), so only the scalar one is built.
  *
- * Memory (TABLE_SLOTS + 1 pages of 64 KiB):
+ * Memory (1 + TABLE_PAGES pages of 64 KiB):
  * ```
  *  0       2048    REDUCE8 as i64 (each value in the top 32 bits)
  *  2048    2064    running state S (16 bytes)
  *  2064    65536   input blocks
- *  65536   …       TABLE_SLOTS × 16 resident key tables (4 KiB each)
+ *  65536   …       TABLE_SLOTS (64) resident key tables, 4 KiB each, 16 per page
  * ```
  * The function `polyval(dataOffset, nBlocks, tableOffset)` absorbs nBlocks
- * 16-byte blocks into S under the table at tableOffset. The tables of the keys
- * used last stay resident (least recently loaded slot replaced first), so a
- * relay or client alternating between a few layers copies no table per cell;
- * a slot is cleared when its key is wiped ({@link WasmPolyval.forget}).
- * Callers may also write their input straight into the input area
- * ({@link WasmPolyval.input}) and save a copy.
+ * 16-byte blocks into S under the table at tableOffset. The tables of the last
+ * TABLE_SLOTS keys loaded stay resident (slots are reused first in, first out),
+ * so a process alternating between a few dozen layers copies no table per
+ * cell. A key's slot is rewritten when the key changes ({@link WasmPolyval.refresh})
+ * and cleared when it is wiped ({@link WasmPolyval.forget}), so no old key's
+ * table outlives it there. Callers may also write their input straight into the
+ * input area ({@link WasmPolyval.input}) and save a copy.
  *
  * Not constant-time, like the JavaScript version (table lookups by secret bytes).
  */
@@ -213,6 +214,22 @@ export class WasmPolyval {
       done += n
     }
     s.set(mem.subarray(S_OFF >> 2, (S_OFF >> 2) + 4))
+  }
+
+  /** A copy of `key`'s resident table, or undefined when it holds no slot (tests: what the module's memory keeps). */
+  resident (key: TableKey): Uint32Array | undefined {
+    const slot = this.#slotOf.get(key)
+    if (slot === undefined || this.#slotKey[slot] !== key) return undefined
+    const off = (PAGE + slot * TABLE_BYTES) >> 2
+    return this.#mem.slice(off, off + TABLE_BYTES / 4)
+  }
+
+  /** Rewrite `key`'s resident table, if it has one, after the key changed (the old table must not linger). */
+  refresh (key: TableKey): void {
+    const slot = this.#slotOf.get(key)
+    if (slot === undefined || this.#slotKey[slot] !== key) return
+    this.#mem.set(key.t, (PAGE + slot * TABLE_BYTES) >> 2)
+    this.#slotVersion[slot] = key.version
   }
 
   /** Clear `key`'s resident table, if it has one (the key is being wiped). */

@@ -203,6 +203,7 @@ export class PolyvalKey8 extends Redacted {
       const o = 4 * n; const a = 4 * low; const b = 4 * rest
       t[o] = t[a] ^ t[b]; t[o + 1] = t[a + 1] ^ t[b + 1]; t[o + 2] = t[a + 2] ^ t[b + 2]; t[o + 3] = t[a + 3] ^ t[b + 3]
     }
+    if (wasm !== undefined && wasm !== null) wasm.refresh(this) // the old key's resident copy must not linger
   }
 
   /** Overwrite the table (and its WebAssembly copy, if loaded). */
@@ -232,6 +233,12 @@ function loadWasm (): WasmPolyval | null {
     wasm = null
   }
   return wasm
+}
+
+/** A copy of the table the WebAssembly module keeps for `key`, or undefined (tests: old keys must not linger there). */
+export function wasmResidentTable (key: PolyvalKey8): Uint32Array | undefined {
+  const w = wasm === undefined ? loadWasm() : wasm
+  return w === null ? undefined : w.resident(key)
 }
 
 /** Which implementation {@link polyvalBlocks8} uses (for benches and tests). */

@@ -55,7 +55,8 @@ const YAMUX_ESTABLISHED = 3
 export function halveWindowUpdates (stream: Stream): boolean {
   const s = stream as unknown as { sendWindowUpdate?: unknown, state?: unknown, recvWindow?: unknown, recvWindowCapacity?: unknown }
   const stock = s.sendWindowUpdate
-  if (typeof stock !== 'function' || typeof s.recvWindow !== 'number' || typeof s.recvWindowCapacity !== 'number') return false
+  // js-yamux 8's YamuxStream, by its class name and fields; anything else keeps stock behaviour
+  if (s.constructor?.name !== 'YamuxStream' || typeof stock !== 'function' || typeof s.recvWindow !== 'number' || typeof s.recvWindowCapacity !== 'number') return false
   s.sendWindowUpdate = function (this: typeof s): unknown {
     if (this.state === YAMUX_ESTABLISHED && typeof this.recvWindow === 'number' && typeof this.recvWindowCapacity === 'number' &&
       this.recvWindowCapacity > this.recvWindow / 2) return undefined

@@ -36,7 +36,7 @@ describe('arti CGO vectors (509-byte bodies, AES-128)', () => {
     for (const v of et.vectors) {
       const tweak = hex(v.tweak)
       const block = hex(v.message)
-      new EtCipher(layout, hex(v.keys), "both").crypt(v.encrypt, tweak.subarray(0, 16), tweak[16], tweak.subarray(17), block)
+      new EtCipher(layout, hex(v.keys), 'both').crypt(v.encrypt, tweak.subarray(0, 16), tweak[16], tweak.subarray(17), block)
       expect(toHex(block), v.label).toBe(v.output)
     }
   })

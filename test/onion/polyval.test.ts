@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { polyval as noblePolyval } from '@noble/ciphers/_polyval.js'
-import { PolyvalKey, PolyvalKey8, polyval, polyvalBackend, polyvalBlocks8, polyvalBlocks8Js } from '../../src/onion/polyval.ts'
+import { PolyvalKey, PolyvalKey8, polyval, polyvalBackend, polyvalBlocks8, polyvalBlocks8Js, polyvalTweak8, wasmResidentTable } from '../../src/onion/polyval.ts'
 import { OnionCallerError } from '../../src/onion/errors.ts'
 import { hex, toHex } from './helpers.ts'
 
@@ -43,6 +43,40 @@ describe('POLYVAL', () => {
       const a = Uint32Array.of(k[1], k[2], k[3], k[4]); const b = a.slice()
       polyvalBlocks8(key, a, words, 8, nBlocks)
       polyvalBlocks8Js(key, b, words, 8, nBlocks)
+      expect([...a]).toEqual([...b])
+    }), { numRuns: 100 })
+  })
+  it('resident WebAssembly tables: more keys than slots, rekeyed keys and wiped keys all hash as the JavaScript version, and no old table lingers', () => {
+    const keys = Array.from({ length: 70 }, (_, i) => new PolyvalKey8(new Uint8Array(16).fill(i + 1)))
+    const words = Uint32Array.from({ length: 4 * 40 }, (_, i) => Math.imul(i + 7, 0x9e37_79b9) >>> 0)
+    const check = (key: PolyvalKey8): void => {
+      const a = new Uint32Array(4); const b = new Uint32Array(4)
+      polyvalBlocks8(key, a, words, 0, 40)
+      polyvalBlocks8Js(key, b, words, 0, 40)
+      expect([...a]).toEqual([...b])
+    }
+    for (let round = 0; round < 3; round++) for (const k of keys) check(k) // 70 keys over 64 slots: evicted and reloaded
+    const k = keys[69]
+    check(k)
+    expect(wasmResidentTable(k)).toEqual(k.t)
+    k.setKey(new Uint8Array(16).fill(0xab)) // the resident copy follows at once, before any use
+    expect(wasmResidentTable(k)).toEqual(k.t)
+    check(k)
+    k.wipe()
+    expect(wasmResidentTable(k)).toBeUndefined()
+    expect(k.t.every(w => w === 0)).toBe(true)
+    k.setKey(new Uint8Array(16).fill(0xcd)) // a wiped key object can be keyed again
+    check(k)
+  })
+  it('the CGO tweak form (head || ad || tail, zero-padded) equals hashing the padded bytes', () => {
+    const key = new PolyvalKey8(new Uint8Array(16).fill(5))
+    const scratch = new Uint8Array(16 * 140); const scratchWords = new Uint32Array(scratch.buffer)
+    fc.assert(fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 2100 }), (head, ad, tail) => {
+      const nBlocks = Math.ceil((17 + tail.length) / 16)
+      const padded = new Uint8Array(nBlocks * 16); padded.set(head); padded[16] = ad; padded.set(tail, 17)
+      const a = new Uint32Array(4); const b = new Uint32Array(4)
+      polyvalTweak8(key, a, head, ad, tail, nBlocks, scratch, scratchWords)
+      polyvalBlocks8Js(key, b, new Uint32Array(padded.buffer), 0, nBlocks)
       expect([...a]).toEqual([...b])
     }), { numRuns: 100 })
   })
