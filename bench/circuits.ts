@@ -27,7 +27,7 @@
  * VEIL_BENCH_CREATES (default 2400); VEIL_BENCH_CPU_PROFILE=DIR writes one V8 CPU profile
  * per network phase (rtt.cpuprofile, tput.cpuprofile) there, for finding where time goes.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Stream } from '@libp2p/interface'
@@ -41,7 +41,6 @@ import {
 import { halveWindowUpdates } from '../src/overlay/link.ts'
 import { percentile, report, round } from './common.ts'
 import { Session } from 'node:inspector/promises'
-import { writeFile } from 'node:fs/promises'
 
 const PROFILE_DIR = process.env.VEIL_BENCH_CPU_PROFILE
 /** Profile `fn` into PROFILE_DIR/NAME.cpuprofile when VEIL_BENCH_CPU_PROFILE is set. */

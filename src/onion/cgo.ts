@@ -148,12 +148,11 @@ export class EtCipher extends Redacted {
     this.#ku.setKey(keys.subarray(this.#layout.aesKeyLen))
   }
 
-  /** h = POLYVAL(KU, tag || ad || right, zero-padded), left in scratch.hash. */
-  #hash (tag: Uint8Array, ad: number, right: Uint8Array): Uint32Array {
+  /** h = POLYVAL(KU, tag || ad || right, zero-padded), left in scratch.hash (and its byte view scratch.hashBytes). */
+  #hash (tag: Uint8Array, ad: number, right: Uint8Array): void {
     const { tweak, tweakWords, hash } = this.#layout.scratch
     hash.fill(0)
     polyvalTweak8(this.#ku, hash, tag, ad, right, this.#layout.tweakBlocks, tweak, tweakWords)
-    return hash
   }
 
   /** Encrypt (or decrypt) the 16-byte `block` in place, with tweak tag || ad || right. */
@@ -161,15 +160,14 @@ export class EtCipher extends Redacted {
     const kb = this.#kb
     if (kb === undefined) throw new OnionCallerError('ET keys were wiped')
     if (this.#dirs !== 'both' && (this.#dirs === 'encrypt') !== encrypt) throw new OnionCallerError(`this ET was set up to ${this.#dirs} only`)
-    const h = this.#hash(tag, ad, right)
-    const { blockIn } = this.#layout.scratch
-    const hb = this.#layout.scratch.hashBytes
+    this.#hash(tag, ad, right)
+    const { blockIn, hashBytes: hb } = this.#layout.scratch
     for (let i = 0; i < BLOCK_LEN; i++) blockIn[i] = block[i] ^ hb[i]
     const out = kb.block(encrypt, blockIn)
     for (let i = 0; i < BLOCK_LEN; i++) block[i] = out[i] ^ hb[i]
     out.fill(0)
     blockIn.fill(0)
-    h.fill(0)
+    hb.fill(0)
   }
 
   wipe (): void { this.#kb = undefined; this.#ku.wipe() }
@@ -238,7 +236,7 @@ export class Prf extends Redacted {
     return out
   }
 
-  /** `len` bytes of keystream for `tweak` (16 bytes), starting at block 0 (t = 0) or n1Block (t = 1). */
+  /** `len` bytes of keystream for `tweak` (16 bytes), starting at block 0 (t = 0) or n1Block (t = 1). Known-answer tests and {@link Uiv.update} only: cells take theirs from {@link xorN0} / {@link xorN0WithSeed}. */
   keystream (tweak: Uint8Array, t: 0 | 1, len: number): Uint8Array {
     const out = this.#blocks(tweak, t === 0 ? 0 : this.#layout.n1Block, Math.ceil(len / BLOCK_LEN))
     // A plain Uint8Array view: Buffer#slice would alias instead of copying.
@@ -317,7 +315,7 @@ export class Uiv extends Redacted {
     this.#j.crypt(false, tag, ad, right, left)
   }
 
-  /** UPDATE_UIV: replace (J, S) and `nonce` (in place) with PRF(S, nonce, 1). */
+  /** UPDATE_UIV on its own: replace (J, S) and `nonce` (in place) with PRF(S, nonce, 1). Known-answer tests only: the state classes update through {@link encryptUpdating} / {@link decryptUpdating}, from the cell's own AES call. */
   update (nonce: Uint8Array): void {
     const seed = this.#s.keystream(nonce, 1, this.#layout.n1Len)
     this.#applySeed(seed, nonce)

@@ -130,18 +130,19 @@ function assemble (): Uint8Array {
   ])
 }
 
-/** A key as the WebAssembly version sees it: its table (1024 words) and a version bumped on every change. */
-export interface TableKey { readonly t: Uint32Array, readonly version: number }
+/** A key as the WebAssembly version sees it: its table (1024 words). Its owner calls
+ * {@link WasmPolyval.refresh} after changing the table and {@link WasmPolyval.forget} when wiping it. */
+export interface TableKey { readonly t: Uint32Array }
 
 export class WasmPolyval {
   readonly #fn: (dataOffset: number, nBlocks: number, tableOffset: number) => void
   readonly #mem: Uint32Array
   readonly #bytes: Uint8Array
-  /** Which key (and which version of it) each resident slot holds. */
+  readonly #input: Uint8Array
+  /** Which key each resident slot holds (for eviction), and each resident key's slot. */
   readonly #slotKey: Array<TableKey | undefined> = new Array<TableKey | undefined>(TABLE_SLOTS).fill(undefined)
-  readonly #slotVersion = new Array<number>(TABLE_SLOTS).fill(-1)
   readonly #slotOf = new WeakMap<TableKey, number>()
-  /** The slot loaded next when a key is not resident (round robin: the least recently loaded). */
+  /** The slot loaded next when a key is not resident (first in, first out). */
   #next = 0
 
   /** Throws when WebAssembly is unavailable. */
@@ -161,6 +162,7 @@ export class WasmPolyval {
     if (!(buffer instanceof ArrayBuffer) || buffer.byteLength < (1 + TABLE_PAGES) * PAGE || typeof fn !== 'function') throw new Error('unexpected WebAssembly exports')
     this.#mem = new Uint32Array(buffer)
     this.#bytes = new Uint8Array(buffer)
+    this.#input = this.#bytes.subarray(D_OFF, D_OFF + MAX_BLOCKS * 16)
     this.#fn = (d, n, t) => { Reflect.apply(fn, undefined, [d, n, t]) }
     for (let n = 0; n < 256; n++) this.#mem[(R64_OFF >> 2) + 2 * n + 1] = reduce8[n] // i64 entries: the top 32 bits
   }
@@ -169,77 +171,66 @@ export class WasmPolyval {
   get maxInputBlocks (): number { return MAX_BLOCKS }
 
   /** The input area (MAX_BLOCKS × 16 bytes): write blocks here, then call {@link absorbInput}. */
-  input (): Uint8Array { return this.#bytes.subarray(D_OFF, D_OFF + MAX_BLOCKS * 16) }
+  input (): Uint8Array { return this.#input }
 
-  /** Byte offset of `key`'s resident table, loading it into a slot if it is not there (or changed). */
+  /** Byte offset of `key`'s resident table, loading it into a slot (the oldest one) if it has none. */
   #table (key: TableKey): number {
     let slot = this.#slotOf.get(key)
-    if (slot === undefined || this.#slotKey[slot] !== key) {
+    if (slot === undefined) {
       slot = this.#next
       this.#next = (this.#next + 1) % TABLE_SLOTS
       const old = this.#slotKey[slot]
       if (old !== undefined) this.#slotOf.delete(old)
       this.#slotKey[slot] = key
       this.#slotOf.set(key, slot)
-      this.#slotVersion[slot] = -1
+      this.#mem.set(key.t, (PAGE + slot * TABLE_BYTES) >> 2)
     }
-    const off = PAGE + slot * TABLE_BYTES
-    if (this.#slotVersion[slot] !== key.version) {
-      this.#mem.set(key.t, off >> 2)
-      this.#slotVersion[slot] = key.version
-    }
-    return off
+    return PAGE + slot * TABLE_BYTES
   }
 
   /** Absorb the first `nBlocks` blocks of the input area into `s` (4 words), under `key`. */
   absorbInput (key: TableKey, s: Uint32Array, nBlocks: number): void {
     if (!Number.isInteger(nBlocks) || nBlocks < 0 || nBlocks > MAX_BLOCKS) throw new RangeError('too many blocks for the input area')
-    const t = this.#table(key)
     const mem = this.#mem
-    mem.set(s, S_OFF >> 2)
-    this.#fn(D_OFF, nBlocks, t)
-    s.set(mem.subarray(S_OFF >> 2, (S_OFF >> 2) + 4))
+    const o = S_OFF >> 2
+    mem[o] = s[0]; mem[o + 1] = s[1]; mem[o + 2] = s[2]; mem[o + 3] = s[3]
+    this.#fn(D_OFF, nBlocks, this.#table(key))
+    s[0] = mem[o]; s[1] = mem[o + 1]; s[2] = mem[o + 2]; s[3] = mem[o + 3]
   }
 
-  /** Absorb `nBlocks` blocks of `words` (from word `start`) into the state `s` (4 words), under `key`. */
+  /** Absorb `nBlocks` blocks of `words` (from word `start`) into the state `s` (4 words), under `key`: input-area-sized chunks. */
   blocks (key: TableKey, s: Uint32Array, words: Uint32Array, start: number, nBlocks: number): void {
-    const mem = this.#mem
-    const t = this.#table(key)
-    mem.set(s, S_OFF >> 2)
     for (let done = 0; done < nBlocks;) {
       const n = Math.min(MAX_BLOCKS, nBlocks - done)
       const from = start + 4 * done
-      mem.set(words.subarray(from, from + 4 * n), D_OFF >> 2)
-      this.#fn(D_OFF, n, t)
+      this.#mem.set(words.subarray(from, from + 4 * n), D_OFF >> 2)
+      this.absorbInput(key, s, n)
       done += n
     }
-    s.set(mem.subarray(S_OFF >> 2, (S_OFF >> 2) + 4))
   }
 
-  /** A copy of `key`'s resident table, or undefined when it holds no slot (tests: what the module's memory keeps). */
-  resident (key: TableKey): Uint32Array | undefined {
-    const slot = this.#slotOf.get(key)
-    if (slot === undefined || this.#slotKey[slot] !== key) return undefined
-    const off = (PAGE + slot * TABLE_BYTES) >> 2
-    return this.#mem.slice(off, off + TABLE_BYTES / 4)
+  /** Copies of every slot's table as the module's memory holds it (tests: old keys must not linger there). */
+  residentTables (): Uint32Array[] {
+    return Array.from({ length: TABLE_SLOTS }, (_, slot) => {
+      const off = (PAGE + slot * TABLE_BYTES) >> 2
+      return this.#mem.slice(off, off + TABLE_BYTES / 4)
+    })
   }
 
   /** Rewrite `key`'s resident table, if it has one, after the key changed (the old table must not linger). */
   refresh (key: TableKey): void {
     const slot = this.#slotOf.get(key)
-    if (slot === undefined || this.#slotKey[slot] !== key) return
+    if (slot === undefined) return
     this.#mem.set(key.t, (PAGE + slot * TABLE_BYTES) >> 2)
-    this.#slotVersion[slot] = key.version
   }
 
   /** Clear `key`'s resident table, if it has one (the key is being wiped). */
   forget (key: TableKey): void {
     const slot = this.#slotOf.get(key)
-    if (slot === undefined || this.#slotKey[slot] !== key) return
+    if (slot === undefined) return
     const off = PAGE + slot * TABLE_BYTES
     this.#bytes.fill(0, off, off + TABLE_BYTES)
     this.#slotKey[slot] = undefined
-    this.#slotVersion[slot] = -1
     this.#slotOf.delete(key)
   }
 }

@@ -177,8 +177,6 @@ export function polyvalBlocks (key: PolyvalKey, s: Uint32Array, words: Uint32Arr
  */
 export class PolyvalKey8 extends Redacted {
   readonly t = new Uint32Array(1024)
-  /** Bumped on every change of the table (the WebAssembly copy follows it). */
-  version = 0
   constructor (key: Uint8Array) {
     super()
     if (!LITTLE_ENDIAN) throw new OnionInternalError('POLYVAL tables assume a little-endian host')
@@ -188,7 +186,6 @@ export class PolyvalKey8 extends Redacted {
   /** Rebuild the table for `key`, in place. */
   setKey (key: Uint8Array): void {
     if (!(key instanceof Uint8Array) || key.length !== POLYVAL_KEY_LEN) throw new OnionCallerError('POLYVAL key must be 16 bytes')
-    this.version++
     const t = this.t
     const h = new Uint32Array(4)
     for (let w = 0; w < 4; w++) h[w] = (key[4 * w] | (key[4 * w + 1] << 8) | (key[4 * w + 2] << 16) | (key[4 * w + 3] << 24)) >>> 0
@@ -209,7 +206,6 @@ export class PolyvalKey8 extends Redacted {
   /** Overwrite the table (and its WebAssembly copy, if loaded). */
   wipe (): void {
     this.t.fill(0)
-    this.version++
     if (wasm !== undefined && wasm !== null) wasm.forget(this)
   }
 }
@@ -235,10 +231,10 @@ function loadWasm (): WasmPolyval | null {
   return wasm
 }
 
-/** A copy of the table the WebAssembly module keeps for `key`, or undefined (tests: old keys must not linger there). */
-export function wasmResidentTable (key: PolyvalKey8): Uint32Array | undefined {
+/** Copies of every table slot in the WebAssembly module's memory, [] without it (tests: old keys must not linger there). */
+export function wasmResidentTables (): Uint32Array[] {
   const w = wasm === undefined ? loadWasm() : wasm
-  return w === null ? undefined : w.resident(key)
+  return w === null ? [] : w.residentTables()
 }
 
 /** Which implementation {@link polyvalBlocks8} uses (for benches and tests). */
@@ -264,12 +260,13 @@ export function polyvalBlocks8 (key: PolyvalKey8, s: Uint32Array, words: Uint32A
 export function polyvalTweak8 (key: PolyvalKey8, s: Uint32Array, head: Uint8Array, ad: number, tail: Uint8Array, nBlocks: number, scratch: Uint8Array, scratchWords: Uint32Array): void {
   const w = wasm === undefined ? loadWasm() : wasm
   const len = nBlocks * BLOCK_LEN
-  const buf = w !== null && nBlocks <= w.maxInputBlocks ? w.input() : scratch
+  const inWasm = w !== null && nBlocks <= w.maxInputBlocks
+  const buf = inWasm ? w.input() : scratch
   buf.set(head, 0)
   buf[BLOCK_LEN] = ad
   buf.set(tail, BLOCK_LEN + 1)
   buf.fill(0, BLOCK_LEN + 1 + tail.length, len)
-  if (buf !== scratch && w !== null) w.absorbInput(key, s, nBlocks)
+  if (inWasm) w.absorbInput(key, s, nBlocks)
   else polyvalBlocks8Js(key, s, scratchWords, 0, nBlocks)
 }
 
