@@ -17,7 +17,7 @@
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
-import { ENTRY_PROBE_TIMEOUT_MS, loadEntryState, saveEntryState, selectEntries } from './entry-guards.ts'
+import { ENTRY_LIFETIME, ENTRY_PROBE_TIMEOUT_MS, TESTNET_ENTRY_LIFETIME, loadEntryState, saveEntryState, selectEntries } from './entry-guards.ts'
 import {
   createClientHost, ephemeralIdentity, Directory, fetchDirectory, peerIdOfAddr, shuffled, secureRng, systemClock, silentLog,
   InvalidDescriptorError, OverlayConfigError, OverlayNetworkError, DIR_PROTOCOL,
@@ -38,8 +38,8 @@ export interface ClientNodeOptions {
    * Tor keeps its guards. Absent: drawn afresh on every start (tests, throwaway clients).
    */
   guardFile?: string
-  /** How long an entry relay is kept (default ENTRY_LIFETIME; testnets pass TESTNET_ENTRY_LIFETIME). */
-  entryLifetime?: { minMs: number, maxMs: number }
+  /** Testnet clocks: an entry relay is kept for TESTNET_ENTRY_LIFETIME (minutes), not ENTRY_LIFETIME (days). */
+  testnet?: boolean
   /**
    * A saved entry relay that does not answer a dial within this long at start is replaced
    * (default ENTRY_PROBE_TIMEOUT_MS): a dead guard must not keep a client from starting.
@@ -89,7 +89,8 @@ export async function startClientNode (opts: ClientNodeOptions): Promise<ClientN
     const offered = boots.map(b => b.peerId.toString())
     const byId = (id: string): { peerId: PeerId, addr: Multiaddr } | undefined => boots.find(b => b.peerId.toString() === id)
     const previous = await loadEntryState(file, (reason) => { log.warn('ignoring the saved entry relays', { file, reason }) })
-    let pick = selectEntries(previous, offered, entryCount, clock.now(), rng, opts.entryLifetime)
+    const lifetime = opts.testnet === true ? TESTNET_ENTRY_LIFETIME : ENTRY_LIFETIME
+    let pick = selectEntries(previous, offered, entryCount, clock.now(), rng, lifetime)
     // saved entries that do not answer now are replaced (Tor moves on to its next guard)
     const saved = pick.chosen.slice(0, pick.kept)
     const probeMs = opts.entryProbeTimeoutMs ?? ENTRY_PROBE_TIMEOUT_MS
@@ -98,11 +99,11 @@ export async function startClientNode (opts: ClientNodeOptions): Promise<ClientN
       if (b === undefined) return id
       try { await host.dial(b.addr, { signal: AbortSignal.timeout(probeMs) }); return undefined } catch { return id }
     }))).filter((id): id is string => id !== undefined)
+    const kept = pick.kept - dead.length // saved entries that answered
     if (dead.length > 0) {
       log.warn('saved entry relays did not answer: replaced', { count: dead.length })
-      const alive = pick.state.entries.filter(e => !dead.includes(e.id))
-      pick = selectEntries({ ...pick.state, entries: alive }, offered.filter(id => !dead.includes(id)), entryCount, clock.now(), rng, opts.entryLifetime)
-      pick = { ...pick, changed: true }
+      // offered without the dead ones: selectEntries drops their records itself, so the state changes
+      pick = selectEntries(pick.state, offered.filter(id => !dead.includes(id)), entryCount, clock.now(), rng, lifetime)
     }
     entries = pick.chosen.map(byId).filter(b => b !== undefined)
     if (pick.changed) {
@@ -110,7 +111,7 @@ export async function startClientNode (opts: ClientNodeOptions): Promise<ClientN
         log.warn('could not save the entry relays', { file, error: err instanceof Error ? err.message : String(err) })
       }
     }
-    log.info('entry relays', { kept: pick.kept, new: pick.chosen.length - pick.kept })
+    log.info('entry relays', { kept, new: pick.chosen.length - kept })
   }
   const directory = new Directory({ clock, subnetRules: opts.subnetRules })
   const entryIds = new Set(entries.map(e => e.peerId.toString()))

@@ -30,7 +30,6 @@ import {
   ensureDir, isErrno, observeSecret, OverlayConfigError, removeStaleTempFiles, secureRng, systemClock, writeFileAtomic, type Clock, type Log
 } from '../overlay/index.ts'
 import { startClientNode, type ClientNode } from './client.ts'
-import { ENTRY_LIFETIME, TESTNET_ENTRY_LIFETIME } from './entry-guards.ts'
 import { attachCircuits, type ClientCircuits } from './onion-glue.ts'
 import { hiddenNetwork, registryClient, relayIdOf } from './registry-glue.ts'
 import { HiddenClient } from '../registry/hidden-client.ts'
@@ -193,7 +192,7 @@ export async function startConsumerNode (opts: ConsumerNodeOptions): Promise<Con
     clock,
     log: opts.log,
     guardFile: opts.guardFile,
-    entryLifetime: testnet ? TESTNET_ENTRY_LIFETIME : ENTRY_LIFETIME
+    testnet
   })
   let circuits: ClientCircuits
   try {

@@ -3,8 +3,8 @@
  * its primary guards: a client that picked new entry relays on every start would, over
  * many restarts, show itself to many of them — and one malicious entry relay seen often
  * enough sees everything the client does. So the choice is persisted (`guards.json` in
- * the data dir, 0600, written atomically) and kept for a random 30–60 days each (Tor's
- * GUARD_LIFETIME; minutes in testnet mode), as long as the relay is still in the
+ * the data dir, 0600, written atomically) and kept for a random 30–60 days each
+ * (ENTRY_LIFETIME; minutes in testnet mode), as long as the relay is still in the
  * bootstrap list and answers at start (client.ts probes saved entries and replaces those
  * that do not: a dead guard must not keep a client from starting). Missing entries are
  * drawn at random from the bootstrap list.
@@ -21,6 +21,7 @@
 import { readFile } from 'node:fs/promises'
 import type { Rng } from '../overlay/clock.ts'
 import { shuffled } from '../overlay/clock.ts'
+import { uniform01 } from '../onion/path/index.ts'
 import { isErrno, writeFileAtomic } from '../overlay/fsutil.ts'
 
 export const ENTRY_STATE_VERSION = 1
@@ -30,7 +31,12 @@ export const ENTRY_STATE_FILE = 'guards.json'
 const MAX_STATE_BYTES = 64 * 1024
 const MAX_ENTRIES = 16
 const DAY = 86_400_000
-/** Tor's GUARD_LIFETIME: a guard is kept 30–60 days (uniform), then replaced. */
+/**
+ * An entry relay is kept a uniform 30–60 days, then replaced: a rotation period in the
+ * range Tor used before guard-spec. Shorter than the circuit guards' GUARD_LIFETIME_MS
+ * (src/onion/path, 120 days) because entry relays come from a short, operator-given
+ * bootstrap list with no reachability history behind the choice.
+ */
 export const ENTRY_LIFETIME = { minMs: 30 * DAY, maxMs: 60 * DAY } as const
 /** A saved entry relay that does not answer a dial this fast at start is replaced. */
 export const ENTRY_PROBE_TIMEOUT_MS = 5_000
@@ -75,7 +81,7 @@ export function selectEntries (
   for (const id of shuffled(offered.filter(x => !have.has(x)), rng)) {
     if (entries.length >= count) break
     const span = Math.max(0, lifetime.maxMs - lifetime.minMs)
-    entries.push({ id, addedAt: now, expiresAt: now + lifetime.minMs + Math.floor(span * rng.int(2 ** 30) / 2 ** 30) })
+    entries.push({ id, addedAt: now, expiresAt: now + lifetime.minMs + Math.floor(span * uniform01(rng)) })
     have.add(id)
   }
   const changed = previous === undefined || entries.length !== previous.entries.length || entries.some((e, i) => e.id !== previous.entries[i]?.id || e.expiresAt !== previous.entries[i]?.expiresAt)

@@ -41,7 +41,7 @@ import {
 } from '../overlay/index.ts'
 import { startRelayNode, type RelayNode } from './relay.ts'
 import { startClientNode, type ClientNode } from './client.ts'
-import { ENTRY_LIFETIME, ENTRY_STATE_FILE, TESTNET_ENTRY_LIFETIME } from './entry-guards.ts'
+import { ENTRY_STATE_FILE } from './entry-guards.ts'
 import { attachCircuits, attachOnionRelay, onionLinkHooks, type ClientCircuits, type OnionRelay } from './onion-glue.ts'
 import { attachRegistryRelay, hiddenNetwork, registryClient, registryDhtNamespaces, servePublicProvider, type RegistryRelay } from './registry-glue.ts'
 import { HiddenService } from '../registry/hidden-service.ts'
@@ -489,7 +489,7 @@ export async function startProviderNode (opts: ProviderNodeOptions): Promise<Pro
       log: opts.log,
       subnetRules: opts.singleAddress !== true,
       guardFile: join(opts.dataDir, ENTRY_STATE_FILE),
-      entryLifetime: testnet ? TESTNET_ENTRY_LIFETIME : ENTRY_LIFETIME
+      testnet
     })
     await client.ready
     circuits = await attachCircuits(client, { startManager: false, confirmations })
@@ -603,7 +603,7 @@ export async function startHiddenProviderNode (opts: HiddenProviderNodeOptions):
   const client = await startClientNode({
     bootstrap: opts.bootstrap, entryCount: 1, confirmations: 1, timeoutMs: opts.readyTimeoutMs, clock, log: opts.log, subnetRules: opts.singleAddress !== true,
     guardFile: join(opts.dataDir, ENTRY_STATE_FILE),
-    entryLifetime: opts.testnet === true ? TESTNET_ENTRY_LIFETIME : ENTRY_LIFETIME
+    testnet
   })
   let circuits: ClientCircuits | undefined
   let hidden: HiddenService | undefined

@@ -57,7 +57,12 @@ describe('guard file', () => {
     fc.assert(fc.property(fc.oneof(fc.jsonValue(), fc.record({ version: fc.constant(1), entries: fc.array(fc.record({ id: fc.string(), addedAt: fc.double(), expiresAt: fc.double() }), { maxLength: 20 }) })), (json) => {
       const r = parseEntryState(json)
       expect((r.state === undefined) !== (r.error === undefined)).toBe(true)
-      if (r.state !== undefined) expect(selectEntries(r.state, offered, 3, 0, secureRng).chosen.length).toBe(3)
+      if (r.state === undefined) return
+      // whatever the file held: three distinct relays, all from the offered list
+      const chosen = selectEntries(r.state, offered, 3, 0, secureRng).chosen
+      expect(chosen.length).toBe(3)
+      expect(new Set(chosen).size).toBe(3)
+      for (const id of chosen) expect(offered).toContain(id)
     }), { numRuns: 500 })
   })
 
