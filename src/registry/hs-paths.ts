@@ -105,15 +105,10 @@ export class HsPaths {
    * building to it in a visibly different way — would let a client find the provider's
    * guards by trying RPs one by one. Only adjacent hops must differ: M is neither L2 nor the RP.
    */
-  rendezvous (rp: string): string[] {
-    const g = this.#pick(this.#net.guards(), 'the entry hop')
-    const l2 = this.#pick(this.layer2Now().filter(id => id !== g), 'the layer-2 hop')
-    const m = this.#pick(this.#ids().filter(id => id !== g && id !== l2 && id !== rp), 'the middle hop')
-    return [g, l2, m, rp]
-  }
+  rendezvous (rp: string): string[] { return [...this.#prefix('', rp), rp] }
 
   /** G L2 M, to be extended to a target later (pre-built rendezvous circuits). */
-  longPrefix (): string[] { return this.long('').slice(0, 3) }
+  longPrefix (): string[] { return this.#prefix('', '') }
 
   /** Whether a prefix built earlier still follows the rules: the current guard, a current layer-2 relay. */
   prefixValid (path: readonly string[]): boolean {
@@ -121,10 +116,16 @@ export class HsPaths {
   }
 
   /** G L2 M X (client → IP; provider → IP and RP). */
-  long (target: string): string[] {
-    const [g, l2] = this.short(target)
-    const m = this.#pick(this.#ids().filter(id => id !== g && id !== l2 && id !== target), 'the middle hop')
-    return [g, l2, m, target]
+  long (target: string): string[] { return [...this.#prefix(target, target), target] }
+
+  /**
+   * G L2 M: G and L2 are not `notGuard` (a target that may not be the provider's own
+   * guard or layer-2 relay; '' for none), M is neither G, L2 nor `notMiddle` (the hop after it).
+   */
+  #prefix (notGuard: string, notMiddle: string): string[] {
+    const [g, l2] = this.short(notGuard)
+    const m = this.#pick(this.#ids().filter(id => id !== g && id !== l2 && id !== notMiddle), 'the middle hop')
+    return [g, l2, m]
   }
 
   /** Relays that may serve as an IP or RP for the caller: listed, not a guard or layer-2 guard, not in `exclude`. */
