@@ -154,7 +154,7 @@ function demeaned (xs: Float64Array[]): Float64Array[] {
  * which it can compute without knowing the answer.
  */
 function attack (flows: Flows, start: number, phaseMs: number, v: Variant): { matched: number, confidence: number } {
-  // flows.far: every watched far-end pair; flows.answer[i]: the index of client i's own
+  // flows.far: every watched far-end pair; flows.answer[i]: the index in flows.far of client i's own pair
   const nb = Math.ceil(phaseMs / v.binMs)
   const pick = (o: number[], i: number[]): number[] => v.dir === 'both' ? [...o, ...i] : v.dir === 'out' ? o : i
   let xs = flows.client.map(f => bins(pick(f.out, f.in), start, nb, v.binMs))
@@ -198,7 +198,7 @@ interface Client {
   guard: number
   middle: number
   last: number
-  buildCover: (profile: ProfileName, signal: AbortSignal) => Promise<Circuit>
+  buildCover: (signal: AbortSignal) => Promise<Circuit>
 }
 
 /** A cover circuit's path: the client's guard, a random middle, a random last hop other than its call circuit's. */
@@ -244,7 +244,7 @@ async function main (): Promise<void> {
       await node.ready
       const owner = `c${i}`
       let circuits: ClientCircuits | undefined
-      const buildCover = async (_profile: ProfileName, signal: AbortSignal): Promise<Circuit> => {
+      const buildCover = async (signal: AbortSignal): Promise<Circuit> => {
         if (circuits === undefined) throw new Error('not attached yet')
         return await circuits.client.build(coverPath(guard, last).map(j => circuits!.hop(id(j))!), { signal })
       }

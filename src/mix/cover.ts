@@ -142,14 +142,14 @@ export interface SendStreamStats {
   queued: number
 }
 
+const ONE_LANE: readonly [0] = [0]
+
 /**
  * Paranoid's send stream on one circuit: one Poisson stream at rate λ; each slot takes a
  * queued real cell or emits cover. Real cells leave in FIFO order. It is the one-lane case
  * of {@link SpreadStream} (which draws no lane, so the slot times and the Rng's use are the
  * same); sim/ models a paranoid client this way.
  */
-const ONE_LANE: readonly [0] = [0]
-
 export class SendStream<T> {
   readonly #s: SpreadStream<0, T>
 
@@ -160,7 +160,6 @@ export class SendStream<T> {
   get ratePerSec (): number { return this.#s.ratePerSec }
   get queueLimit (): number { return this.#s.queueLimit }
   get queued (): number { return this.#s.queued }
-  get freeSpace (): number { return this.queueLimit - this.queued }
 
   /** Expected ms until `cells` more cells (after those queued) have left: (queued + cells) / λ. */
   waitEstimateMs (cells = 1): number { return (this.queued + cells) * 1000 / this.ratePerSec }
@@ -230,9 +229,6 @@ export class SpreadStream<L, T> {
 
   /** Real cells queued on all lanes. */
   get queued (): number { return this.#queued }
-
-  /** Real cells queued on `lane`. */
-  queuedOn (lane: L): number { return this.#queues.get(lane)?.length ?? 0 }
 
   /** Queue all `cells` (one message) on `lane`, or none of them when the lane's queue cannot take them. */
   offerAll (lane: L, cells: readonly T[]): OfferResult {

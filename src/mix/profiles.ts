@@ -289,11 +289,12 @@ export interface ProfileCosts {
 /**
  * Expected costs of a profile on a `hops`-hop circuit, for a client with one call circuit
  * (plus the profile's cover circuits). The latency is for a single cell; a burst of n
- * cells at one hop finishes after ≈ mean × (ln n + 0.58) there (see docs). `relay` is the
- * relays' half (the presets unless given).
+ * cells at one hop finishes after ≈ mean × (ln n + 0.58) there (see docs). The relays'
+ * half is the preset's.
  */
-export function profileCosts (p: MixProfile, hops = 3, relay: RelayProfileParams = p.relay): ProfileCosts {
+export function profileCosts (p: MixProfile, hops = 3): ProfileCosts {
   const c = p.client
+  const relay = p.relay
   const circuits = 1 + c.coverCircuits
   // the stream's slots are spread evenly over the circuits: one circuit's next slot is Exp(circuits/λ) away
   const perCircuitRate = c.sendRatePerSec / circuits

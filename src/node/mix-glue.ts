@@ -35,7 +35,6 @@ import {
   CircuitProtocolError, RelayCommand, encodeCell,
   type Circuit, type ForwardScheduler, type LinkLike, type RelayCommandTable
 } from '../onion/index.ts'
-import { MESSAGE_LENGTH_LEN } from '../onion/constants.ts'
 import type { Clock, Rng } from '../overlay/clock.ts'
 import {
   CoverTraffic, DeadlineTimer, LastHopStreams, LoopTracker, MixInternalError, MixPeerError, MixScheduler, SpreadStream, TimerDriver,
@@ -282,9 +281,7 @@ export interface ClientMixOptions {
    * one of a profile's cover circuits; it must not be handed to calls. Absent: no cover
    * circuits are kept (the stream's slots go on the call circuits only).
    */
-  buildCover?: (profile: ProfileName, signal: AbortSignal) => Promise<Circuit>
-  /** Cover circuits are replaced after this age, like call circuits (default DEFAULT_COVER_MAX_AGE_MS). */
-  coverMaxAgeMs?: number
+  buildCover?: (signal: AbortSignal) => Promise<Circuit>
 }
 
 /** Cover circuits rotate as the circuit manager's circuits do, so age does not tell them apart. */
@@ -329,16 +326,18 @@ class ProfileCover {
   readonly coverBuilds = { built: 0, failed: 0 }
   readonly #o: ClientMixOptions
   readonly #loops: LoopTracker
-  readonly #prepare: (circuit: Circuit, cover: boolean) => void
+  /** Announce a freshly built cover circuit and start using it. */
+  readonly #prepare: (circuit: Circuit) => void
   readonly #timer: DeadlineTimer
   #stopped = false
-  #building = 0
+  /** A cover circuit is being built (one at a time). */
+  #building = false
   #retryAt = -Infinity
   readonly #abort = new AbortController()
   /** Cover due while no circuit of this profile was open (not sent). */
   idleSkipped = 0
 
-  constructor (profile: MixProfile, o: ClientMixOptions, loops: LoopTracker, prepare: (circuit: Circuit, cover: boolean) => void) {
+  constructor (profile: MixProfile, o: ClientMixOptions, loops: LoopTracker, prepare: (circuit: Circuit) => void) {
     this.profile = profile
     this.#o = o
     this.#loops = loops
@@ -366,7 +365,7 @@ class ProfileCover {
     return ok
   }
 
-  /** A circuit left: fail nothing silently — its queued cells can no longer go anywhere. */
+  /** A circuit left: its queued cells can no longer go anywhere and are discarded (the sender sees the circuit closed). */
   removed (cm: CircuitMix): void {
     const i = this.circuits.indexOf(cm)
     if (i >= 0) this.circuits.splice(i, 1)
@@ -377,7 +376,7 @@ class ProfileCover {
       this.coverBuilds.failed++
       this.#retryAt = this.#o.clock.now() + COVER_RETRY_MS
     }
-    this.#ensureCover()
+    this.ensureCover()
   }
 
   /** A new cover circuit is ready: one that waited for its replacement may go now. */
@@ -387,34 +386,28 @@ class ProfileCover {
   }
 
   /** Keep `coverCircuits` cover circuits open (paranoid), building one at a time. */
-  #ensureCover (): void {
+  ensureCover (): void {
     const want = this.stream === undefined ? 0 : this.profile.client.coverCircuits
     const build = this.#o.buildCover
     if (this.#stopped || build === undefined || want === 0) return
-    if (this.#building > 0 || this.#coverKept >= want) return
+    if (this.#building || this.#coverKept >= want) return
     if (this.#o.clock.now() < this.#retryAt) return // the timer comes back for it
-    this.#building++
+    this.#building = true
     void (async () => {
       try {
-        const circuit = await build(this.profile.name, AbortSignal.any([this.#abort.signal, AbortSignal.timeout(COVER_BUILD_TIMEOUT_MS)]))
+        const circuit = await build(AbortSignal.any([this.#abort.signal, AbortSignal.timeout(COVER_BUILD_TIMEOUT_MS)]))
         if (this.#stopped) { circuit.destroy(); return }
         this.coverBuilds.built++
-        this.#prepare(circuit, true)
+        this.#prepare(circuit)
       } catch {
         this.coverBuilds.failed++
         this.#retryAt = this.#o.clock.now() + COVER_RETRY_MS
       } finally {
-        this.#building--
+        this.#building = false
       }
-      this.#ensureCover()
+      this.ensureCover()
       this.arm()
     })()
-  }
-
-  /** Start (or keep) this profile's cover: called when one of its circuits is prepared. */
-  started (): void {
-    this.#ensureCover()
-    this.arm()
   }
 
   /** A live circuit of this profile for a cover cell, chosen uniformly. */
@@ -458,7 +451,7 @@ class ProfileCover {
         else e.lane.drop() // loss is measured by the loop process; the way back has its own stream
       }
     }
-    this.#ensureCover()
+    this.ensureCover()
   }
 
   stop (): void {
@@ -509,14 +502,13 @@ export class ClientMix {
   /** Announce `profile` to every hop of a freshly built call circuit and give it the profile's cover. */
   prepare (circuit: Circuit, name: ProfileName): void {
     if (this.#stopped) return
-    this.#coverOf(name).started()
     this.#add(circuit, name, false)
   }
 
   #coverOf (name: ProfileName): ProfileCover {
     let pc = this.#covers.get(name)
     if (pc === undefined) {
-      pc = new ProfileCover(this.profile(name), this.#o, this.loops, (circuit, cover) => { this.#add(circuit, name, cover) })
+      pc = new ProfileCover(this.profile(name), this.#o, this.loops, (circuit) => { this.#add(circuit, name, true) })
       this.#covers.set(name, pc)
     }
     return pc
@@ -531,6 +523,7 @@ export class ClientMix {
     pc.circuits.push(cm)
     circuit.onClose(() => { pc.removed(cm) })
     if (isCover) pc.coverAdded()
+    else pc.ensureCover() // a call circuit of this profile: its cover circuits go up alongside
     pc.arm()
   }
 
@@ -569,7 +562,7 @@ class CircuitMix {
   readonly profile: MixProfile
   /** A cover circuit: carries only cover, never calls. */
   readonly cover: boolean
-  /** Cover circuits: their age limit, jittered in [½, 1] × coverMaxAgeMs so they do not all rotate at once (Infinity for call circuits: the manager rotates those). */
+  /** Cover circuits: their age limit, jittered in [½, 1] × DEFAULT_COVER_MAX_AGE_MS so they do not all rotate at once (Infinity for call circuits: the manager rotates those). */
   readonly maxAgeMs: number
   /** A cover circuit past its age, waiting for its replacement to open. */
   retiring = false
@@ -579,15 +572,13 @@ class CircuitMix {
   readonly #totals: Totals
   readonly #cover: ProfileCover
   readonly #send: (hop: number, command: number, streamId: number, data: Uint8Array) => void
-  /** Bytes still to come of the message being sent, per stream id. */
-  readonly #msgLeft = new Map<number, { left: number, cells: number }>()
   readonly #path: string[]
 
   constructor (c: Circuit, profile: MixProfile, o: ClientMixOptions, loops: LoopTracker, totals: Totals, cover: ProfileCover, isCover: boolean) {
     this.#c = c
     this.profile = profile
     this.cover = isCover
-    const maxAge = o.coverMaxAgeMs ?? DEFAULT_COVER_MAX_AGE_MS
+    const maxAge = DEFAULT_COVER_MAX_AGE_MS
     this.maxAgeMs = isCover ? maxAge / 2 + o.rng.int(Math.max(1, Math.floor(maxAge / 2))) : Infinity
     this.#o = o
     this.#loops = loops
@@ -606,6 +597,8 @@ class CircuitMix {
         if (hop !== last || !STREAM_CELL_COMMANDS.has(command) || opts?.early === true) { orig(hop, command, streamId, data, opts); return }
         this.#outgoing(hop, command, streamId, data)
       }
+      // a message's last DATA cell went out (through the wrapper above): pad it to its bucket
+      c.onMessageSent = (cells) => { this.#pad(last, cells) }
     }
   }
 
@@ -618,21 +611,13 @@ class CircuitMix {
   /** A stream cell toward the last hop: padded per message, and through the stream in paranoid. */
   #outgoing (hop: number, command: number, streamId: number, data: Uint8Array): void {
     this.#totals.realCells++
-    if (!this.#emit([hop, command, streamId, data])) return
-    if (command !== RelayCommand.DATA || this.profile.client.paddingBuckets === 'none') return
-    let m = this.#msgLeft.get(streamId)
-    if (m === undefined || m.left <= 0) {
-      // a message always starts a new DATA cell: LENGTH (u32) | bytes
-      if (data.length < MESSAGE_LENGTH_LEN) return
-      const len = new DataView(data.buffer, data.byteOffset, data.length).getUint32(0)
-      m = { left: MESSAGE_LENGTH_LEN + len, cells: 0 }
-      this.#msgLeft.set(streamId, m)
-    }
-    m.left -= data.length
-    m.cells++
-    if (m.left > 0) return
-    this.#msgLeft.delete(streamId)
-    const pad = paddingCellsAfter(m.cells, this.profile.client.paddingBuckets)
+    this.#emit([hop, command, streamId, data])
+  }
+
+  /** DROP cells after a message of `cells` DATA cells, up to the profile's bucket (none when the circuit closed). */
+  #pad (hop: number, cells: number): void {
+    if (this.profile.client.paddingBuckets === 'none') return
+    const pad = paddingCellsAfter(cells, this.profile.client.paddingBuckets)
     for (let i = 0; i < pad; i++) {
       if (!this.#emit([hop, RelayCommand.DROP, 0, EMPTY])) return
       this.#totals.paddingCells++

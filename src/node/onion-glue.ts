@@ -408,7 +408,7 @@ export async function attachCircuits (node: ClientNode, opts: ClientCircuitsOpti
     timer: opts.mixTimer ?? systemTimer,
     overrides: opts.mixOverrides,
     isGuard: (relay) => entries.has(relay),
-    buildCover: opts.buildCover ?? (async (_profile, signal) => {
+    buildCover: opts.buildCover ?? (async (signal) => {
       coverBuilder ??= newManager(undefined)
       return await coverBuilder.build({ signal })
     })

@@ -93,6 +93,8 @@ export class Circuit {
   onCommand: ((hop: number, cell: RelayCell) => void) | undefined
   /** Called for every DROP cell from any hop (src/mix: a returning loop-cover cell is a DROP carrying the loop id). */
   onDrop: ((hop: number, data: Uint8Array) => void) | undefined
+  /** Called right after the last DATA cell of each stream message this end sends, with its cell count (src/mix pads messages to a bucket). */
+  onMessageSent: ((cells: number) => void) | undefined
   readonly #host: CircuitHost
   readonly #out: ClientOutbound[] = []
   readonly #in: ClientInbound[] = []
@@ -185,7 +187,7 @@ export class Circuit {
     if (this.#state !== 'building') return
     this.#state = 'open'
     this.#streams = new StreamMux({ sendCell: (cmd, sid, data) => { this.sendRelay(this.path.length - 1, cmd, sid, data) } }, {
-      role: 'client', maxMessageLen: this.#host.maxMessageLen, idleMs: this.#host.streamIdleMs
+      role: 'client', maxMessageLen: this.#host.maxMessageLen, idleMs: this.#host.streamIdleMs, onMessageSent: (cells) => { this.onMessageSent?.(cells) }
     })
   }
 

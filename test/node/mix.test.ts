@@ -304,14 +304,18 @@ describe('mixing on real relays', { timeout: 90_000 }, () => {
       const μ = PROFILES.paranoid.relay.lastHopRatePerSec
       expect(rate).toBeGreaterThan(0.4 * μ * (want + 1))
       // a call still works: its cells ride its own circuit's slots, the echo the last hop's stream
+      // the backward stream at the call circuit's own last hop carries the echo: CONNECTED and 3 DATA cells at least
+      const lastHop = onions[relays.findIndex(r => id(r) === p.path[p.path.length - 1].peer)]
+      const sentThere = (): number => lastHop.mix?.stats().backward.sent ?? 0
+      const sent0 = sentThere()
       const ps = await p.openStream('echo', { signal: AbortSignal.timeout(10_000) })
       const msg = bytes(5_000, 9)
       await ps.send(msg)
       expect(await ps.read({ signal: AbortSignal.timeout(15_000) })).toEqual(msg)
-      const sent = onions.reduce((n, o) => n + (o.mix?.stats().backward.sent ?? 0), 0)
-      expect(sent).toBeGreaterThan(0)
-      // the call's circuit counts as a call circuit (cover circuits are counted apart)
+      expect(sentThere() - sent0).toBeGreaterThanOrEqual(4)
+      // the call's circuit counts as a call circuit, and the cover circuits are counted apart (not here)
       expect(circuits.mix.stats().circuits.paranoid).toBeGreaterThanOrEqual(1)
+      expect(circuits.mix.stats().circuits.paranoid).toBeLessThan(want + 1)
       console.log(`paranoid: ${lanes()} backward streams, fillers ${rate.toFixed(1)}/s; client mix ${JSON.stringify(circuits.mix.stats())}`)
       p.destroy()
     } finally { stopR1() }
